@@ -1,0 +1,52 @@
+# Parcel Service — developer commands. Every target installs what it needs from a bare clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-dev
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras
+
+.PHONY: venv run test lint format lock schema schema-check serve clean
+
+$(STAMP): requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+## run: migrate the SQLite dev database, create demo accounts and serve on 127.0.0.1:8000
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py create_demo_users
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite with coverage (SQLite + local memory; set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/black --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/black .
+
+## lock: recompile requirements/*.txt with hashes (base first: dev and prod are constrained by it)
+lock: venv
+	$(PIP_COMPILE) requirements/base.in -o requirements/base.txt
+	$(PIP_COMPILE) requirements/prod.in -o requirements/prod.txt
+	$(PIP_COMPILE) requirements/dev.in -o requirements/dev.txt
+
+## schema: regenerate the committed OpenAPI document
+schema: venv
+	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file openapi.yaml --validate --fail-on-warn
+
+schema-check: venv
+	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file $(VENV)/openapi.generated.yaml --validate --fail-on-warn
+	diff -u openapi.yaml $(VENV)/openapi.generated.yaml && echo "openapi.yaml is up to date"
+
+clean:
+	rm -rf $(VENV) staticfiles .coverage .pytest_cache .ruff_cache

@@ -1,0 +1,288 @@
+"""Settings shared by every environment.
+
+All configuration comes from the environment through the single ``env`` object defined here
+(12-factor); ``dev``, ``test`` and ``prod`` import this module and override only what differs.
+Nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import environ
+
+env = environ.Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Overridden per environment: prod requires it from the environment, dev/test use a placeholder.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = False
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "parcel_service",
+]
+
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+
+MIDDLEWARE = [
+    # First, so every later line of the request — including errors raised by other
+    # middleware — carries the request id, and the access line measures the whole stack.
+    "parcel_service.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    # Rejects oversized bodies with 413 before anything reads them.
+    "parcel_service.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+if METRICS_ENABLED:
+    MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+
+ROOT_URLCONF = "core_project.urls"
+WSGI_APPLICATION = "core_project.wsgi.application"
+
+# Every route answers with and without a trailing slash itself; CommonMiddleware must not
+# redirect (a redirected POST loses its body).
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+DB_CONNECT_TIMEOUT_S = env.int("DB_CONNECT_TIMEOUT_S", default=3)
+
+
+def tune_database(database: dict[str, Any]) -> dict[str, Any]:
+    """Apply the connection policy every environment shares.
+
+    On PostgreSQL a server-side ``statement_timeout`` cuts off runaway queries so one bad request
+    cannot hold a worker (and a connection) forever, and a short ``connect_timeout`` turns an
+    unreachable database into a fast 503 rather than a hung worker.
+
+    Args:
+        database: A ``DATABASES`` entry as parsed by django-environ.
+
+    Returns:
+        The same entry, with PostgreSQL options added when it is PostgreSQL.
+    """
+    if "postgresql" in database["ENGINE"]:
+        options = database.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
+        options.setdefault("options", f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
+    return database
+
+
+tune_database(DATABASES["default"])
+
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_SOCKET_TIMEOUT_S = env.float("CACHE_SOCKET_TIMEOUT_S", default=0.25)
+# After a Redis failure, skip Redis for this long before trying again (see parcel_service.cache).
+CACHE_RETRY_AFTER_S = env.float("CACHE_RETRY_AFTER_S", default=5.0)
+
+
+def build_caches(redis_url: str) -> dict[str, Any]:
+    """Return ``CACHES`` for Redis when a URL is given, else a per-process local-memory cache.
+
+    Redis is treated as an optimisation, never a dependency of correctness: short socket timeouts
+    and ``IGNORE_EXCEPTIONS`` make an outage cost at most one timeout and a warning, not a failed
+    request (see ``parcel_service.cache``).
+
+    Args:
+        redis_url: ``redis://`` URL, or an empty string for local memory.
+
+    Returns:
+        A ``CACHES`` setting.
+    """
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "parcel-service"}}
+    return {
+        "default": {
+            "BACKEND": "parcel_service.cache.ResilientRedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "ps",
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT_S,
+                "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT_S,
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+
+
+CACHES = build_caches(REDIS_URL)
+# django-redis would log every ignored exception; the circuit breaker logs one warning per outage instead.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# 1 MiB: larger API bodies are refused with 413 (see BodySizeLimitMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["parcel_service.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["parcel_service.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["parcel_service.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "parcel_service.exceptions.custom_exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="1000/min"),
+        "auth": env.str("THROTTLE_AUTH", default="10/min"),
+    },
+    "NUM_PROXIES": NUM_PROXIES,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=15 * 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_S", default=24 * 60 * 60)),
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parcel Service API",
+    "DESCRIPTION": (
+        "Create parcels with verifiable UPU S10 tracking numbers, record carrier tracking events through a strict "
+        "status machine, and look parcels up publicly by tracking number. Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "defaultModelsExpandDepth": -1,
+        "defaultModelRendering": "model",
+        "displayRequestDuration": True,
+        "filter": True,
+        "showExtensions": True,
+        "showCommonExtensions": True,
+        "tryItOutEnabled": True,
+        "persistAuthorization": True,
+    },
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "ENUM_NAME_OVERRIDES": {},
+    "APPEND_COMPONENTS": {},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+}
+
+TRACKING_NUMBER_PREFIX = env.str("TRACKING_NUMBER_PREFIX", default="CP")
+TRACKING_NUMBER_COUNTRY = env.str("TRACKING_NUMBER_COUNTRY", default="NL")
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = "json"
+
+
+def build_logging(log_format: str, level: str) -> dict[str, Any]:
+    """Return a ``LOGGING`` dict: JSON lines (prod) or readable text (dev), both with the request id.
+
+    Args:
+        log_format: ``"json"`` or ``"text"``.
+        level: Root log level name.
+
+    Returns:
+        A ``logging.config.dictConfig`` dictionary.
+    """
+    formatters = {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+        "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "parcel_service.logging.RequestIdFilter"}},
+        "formatters": {"default": formatters[log_format]},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "default",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Our access line replaces Django's per-request 4xx/5xx lines, which would duplicate it.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+            "django.db.backends": {"level": "INFO"},
+        },
+    }
+
+
+LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)

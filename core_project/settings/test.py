@@ -1,0 +1,10 @@
+"""Test run: fast password hashing; honours DATABASE_URL / REDIS_URL so one suite covers SQLite and PostgreSQL + Redis."""
+
+from .base import *  # noqa: F403
+from .base import build_logging, env
+
+SECRET_KEY = "test-only-secret-key-with-enough-entropy-for-hs256-signing-0123456789"
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING = build_logging("json", env.str("LOG_LEVEL", default="WARNING").upper())
+DEMO_USERS_ENABLED = True

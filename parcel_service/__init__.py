@@ -1,0 +1,1 @@
+"""The parcel service application: parcels, tracking events, public tracking and the cross-cutting HTTP plumbing."""

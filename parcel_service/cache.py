@@ -1,0 +1,103 @@
+"""A Redis cache backend that degrades gracefully.
+
+django-redis with ``IGNORE_EXCEPTIONS`` already turns a Redis error into a cache miss, but every
+operation still waits for its own socket timeout and — if logging is on — writes a traceback per
+operation. With Redis hung that is several timeouts per request. ``ResilientRedisCache`` adds a
+small per-process circuit breaker: the first connection failure opens it for ``CACHE_RETRY_AFTER_S``
+seconds, during which every operation fails fast (a miss), and one warning line is logged per
+outage rather than per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+
+
+class CircuitOpen(RedisConnectionError):
+    """Raised instead of talking to Redis while the breaker is open."""
+
+
+class CircuitBreaker:
+    """Remembers a Redis outage for a short while so requests stop paying its timeout."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        self.open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """True while Redis is considered down."""
+        return time.monotonic() < self.open_until
+
+    def trip(self, error: BaseException) -> None:
+        """Open the breaker; log one warning when a new outage starts."""
+        was_closed = self.open_until == 0.0
+        self.open_until = time.monotonic() + self.retry_after_s
+        if was_closed:
+            logger.warning("cache unavailable, serving without it: %s", type(error).__name__)
+
+    def reset(self) -> None:
+        """Close the breaker after a successful operation; log the recovery once."""
+        if self.open_until:
+            self.open_until = 0.0
+            logger.warning("cache available again")
+
+
+class _GuardedClient:
+    """Wraps django-redis's client: every call goes through the breaker."""
+
+    def __init__(self, client: Any, breaker: CircuitBreaker) -> None:
+        self._client = client
+        self._breaker = breaker
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        breaker = self._breaker
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if breaker.is_open:
+                try:
+                    raise CircuitOpen("circuit open")
+                except CircuitOpen as error:
+                    raise ConnectionInterrupted(connection=None) from error
+            try:
+                result = attribute(*args, **kwargs)
+            except ConnectionInterrupted as error:
+                if isinstance(error.__cause__, _OUTAGE_ERRORS):
+                    breaker.trip(error.__cause__)
+                raise
+            if breaker.open_until:
+                breaker.reset()
+            return result
+
+        return guarded
+
+
+class ResilientRedisCache(RedisCache):
+    """django-redis ``RedisCache`` whose operations fail fast while Redis is known to be down."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self.breaker = CircuitBreaker(getattr(settings, "CACHE_RETRY_AFTER_S", 5.0))
+        self._guarded: _GuardedClient | None = None
+
+    @property
+    def client(self) -> Any:  # type: ignore[override]
+        """The django-redis client behind the circuit breaker."""
+        if self._guarded is None:
+            self._guarded = _GuardedClient(super().client, self.breaker)
+        return self._guarded

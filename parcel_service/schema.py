@@ -1,0 +1,70 @@
+"""OpenAPI extensions and reusable schema pieces (problem+json error responses) for drf-spectacular."""
+
+from __future__ import annotations
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+from .exceptions import PROBLEM_CONTENT_TYPE
+
+
+class ProjectJWTScheme(SimpleJWTScheme):
+    """Declares the project's JWT authentication class as the bearer-JWT security scheme."""
+
+    target_class = "parcel_service.authentication.JWTAuthentication"
+    name = "jwtAuth"
+
+
+class ProblemErrorSerializer(serializers.Serializer):
+    """One validation problem: where, what kind, and a message."""
+
+    pointer = serializers.CharField(help_text="RFC 6901 JSON Pointer into the body, or /query/<param>.")
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, as every 4xx/5xx under /api/ answers."""
+
+    type = serializers.CharField(default="about:blank")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable machine-readable error code.")
+    request_id = serializers.CharField()
+    errors = ProblemErrorSerializer(many=True, required=False, help_text="Present only for validation problems.")
+
+
+_DESCRIPTIONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+
+def problems(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
+    """Documented problem+json responses for the given statuses, for ``extend_schema(responses=...)``.
+
+    Args:
+        statuses: HTTP status codes the operation really answers with.
+
+    Returns:
+        A mapping of ``(status, "application/problem+json")`` to a described response.
+    """
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(response=ProblemSerializer, description=_DESCRIPTIONS[status])
+        for status in statuses
+    }
+
+
+HealthSerializer = inline_serializer("Health", fields={"status": serializers.CharField()})
