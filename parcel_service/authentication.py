@@ -11,7 +11,7 @@ from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
-CARRIERS_GROUP = "carriers"
+from .models import CARRIERS_GROUP
 
 
 def users_with_roles() -> Any:

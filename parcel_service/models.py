@@ -1,0 +1,177 @@
+"""Data layer: parcels, their tracking events and idempotency records, with the invariants the database enforces.
+
+Addresses are embedded columns (``sender_*``, ``recipient_*``) rather than a separate table: a parcel
+and both its addresses are one row, so reading a parcel never costs a query per address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .status_machine import ParcelStatus
+
+ADDRESS_FIELDS = ("name", "company", "street", "street2", "city", "postal_code", "country", "email", "phone")
+MIN_WEIGHT_GRAMS, MAX_WEIGHT_GRAMS = 1, 70_000
+MIN_DIMENSION_MM, MAX_DIMENSION_MM = 1, 3_000
+CARRIERS_GROUP = "carriers"
+
+
+class ParcelQuerySet(models.QuerySet):
+    """Parcel queries, scoped to what a caller may see."""
+
+    def visible_to(self, user: Any) -> ParcelQuerySet:
+        """Parcels ``user`` may see: all for carriers and staff, their own for customers, none for anonymous.
+
+        Args:
+            user: The authenticated user (annotated with ``is_carrier`` by the JWT authentication, or a
+                plain user, whose groups are then checked).
+
+        Returns:
+            The scoped queryset.
+        """
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.is_staff or is_carrier(user):
+            return self.all()
+        return self.filter(owner=user)
+
+
+def is_carrier(user: Any) -> bool:
+    """Whether ``user`` belongs to the ``carriers`` group (uses the auth annotation when present)."""
+    annotated = getattr(user, "is_carrier", None)
+    if annotated is not None:
+        return bool(annotated)
+    return user.groups.filter(name=CARRIERS_GROUP).exists()
+
+
+class Parcel(models.Model):
+    """A shipment from a sender to a recipient, identified publicly by its S10 tracking number."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tracking_number = models.CharField(max_length=13, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="parcels")
+    status = models.CharField(max_length=32, choices=ParcelStatus.choices, default=ParcelStatus.PENDING)
+    reference = models.CharField(max_length=64, blank=True, default="")
+
+    sender_name = models.CharField(max_length=100)
+    sender_company = models.CharField(max_length=100, blank=True, default="")
+    sender_street = models.CharField(max_length=200)
+    sender_street2 = models.CharField(max_length=200, blank=True, default="")
+    sender_city = models.CharField(max_length=100)
+    sender_postal_code = models.CharField(max_length=16)
+    sender_country = models.CharField(max_length=2)
+    sender_email = models.CharField(max_length=254, blank=True, default="")
+    sender_phone = models.CharField(max_length=21, blank=True, default="")
+
+    recipient_name = models.CharField(max_length=100)
+    recipient_company = models.CharField(max_length=100, blank=True, default="")
+    recipient_street = models.CharField(max_length=200)
+    recipient_street2 = models.CharField(max_length=200, blank=True, default="")
+    recipient_city = models.CharField(max_length=100)
+    recipient_postal_code = models.CharField(max_length=16)
+    recipient_country = models.CharField(max_length=2)
+    recipient_email = models.CharField(max_length=254, blank=True, default="")
+    recipient_phone = models.CharField(max_length=21, blank=True, default="")
+
+    weight_grams = models.PositiveIntegerField()
+    length_mm = models.PositiveIntegerField(null=True, blank=True)
+    width_mm = models.PositiveIntegerField(null=True, blank=True)
+    height_mm = models.PositiveIntegerField(null=True, blank=True)
+    estimated_delivery = models.DateField(null=True, blank=True)
+    # Bumped on every change (edit, cancel, event): the strong ETag and the If-Match check read it.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    updated_at = models.DateTimeField(editable=False)
+
+    objects = ParcelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight_grams__gte=MIN_WEIGHT_GRAMS, weight_grams__lte=MAX_WEIGHT_GRAMS),
+                name="parcel_weight_in_range",
+            ),
+            models.CheckConstraint(condition=Q(status__in=ParcelStatus.values), name="parcel_status_valid"),
+            # Dimensions are all absent or all present and in range.
+            models.CheckConstraint(
+                condition=Q(length_mm__isnull=True, width_mm__isnull=True, height_mm__isnull=True)
+                | Q(
+                    length_mm__gte=MIN_DIMENSION_MM,
+                    length_mm__lte=MAX_DIMENSION_MM,
+                    width_mm__gte=MIN_DIMENSION_MM,
+                    width_mm__lte=MAX_DIMENSION_MM,
+                    height_mm__gte=MIN_DIMENSION_MM,
+                    height_mm__lte=MAX_DIMENSION_MM,
+                ),
+                name="parcel_dimensions_all_or_none_in_range",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="parcel_version_positive"),
+        ]
+        indexes = [
+            # Cursor pagination: each list ordering, per owner (customers) and global (carriers, staff).
+            models.Index(fields=["owner", "-created_at", "-id"], name="parcel_owner_created_idx"),
+            models.Index(fields=["owner", "-updated_at", "-id"], name="parcel_owner_updated_idx"),
+            models.Index(fields=["-created_at", "-id"], name="parcel_created_idx"),
+            models.Index(fields=["-updated_at", "-id"], name="parcel_updated_idx"),
+            models.Index(fields=["owner", "reference"], name="parcel_owner_reference_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    def address(self, role: str) -> dict[str, str]:
+        """Return the ``"sender"`` or ``"recipient"`` address as a dict of the Address fields."""
+        return {field: getattr(self, f"{role}_{field}") for field in ADDRESS_FIELDS}
+
+    @property
+    def sender(self) -> dict[str, str]:
+        """The sender's address."""
+        return self.address("sender")
+
+    @property
+    def recipient(self) -> dict[str, str]:
+        """The recipient's address."""
+        return self.address("recipient")
+
+    @property
+    def dimensions_mm(self) -> dict[str, int] | None:
+        """``{length, width, height}`` in millimetres, or None when not given."""
+        if self.length_mm is None:
+            return None
+        return {"length": self.length_mm, "width": self.width_mm, "height": self.height_mm}
+
+    @property
+    def etag(self) -> str:
+        """Strong ETag (RFC 9110 section 8.8.3) for the current version of this parcel."""
+        return f'"{self.pk}-{self.version}"'
+
+
+class TrackingEvent(models.Model):
+    """One scan or status change reported by a carrier. Append-only: events are never edited or deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=32, choices=ParcelStatus.choices)
+    location = models.CharField(max_length=128, blank=True, default="")
+    description = models.CharField(max_length=500, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recorded_events", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ("occurred_at", "recorded_at")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ParcelStatus.values), name="event_status_valid"),
+        ]
+        indexes = [models.Index(fields=["parcel", "occurred_at", "recorded_at"], name="event_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.status} @ {self.occurred_at:%Y-%m-%dT%H:%M:%SZ}"

@@ -1,16 +1,203 @@
-"""HTTP layer: viewsets and views. Parsing, authorization, status codes and headers; no business rules."""
+"""HTTP layer: viewsets and views. Parsing, authorization, status codes and headers; no business rules.
+
+Each action validates input with an input serializer, calls ``ParcelService``, serializes the result
+with an output serializer and returns it. Querysets are scoped with ``visible_to`` so another
+customer's parcel is a 404, indistinguishable from one that does not exist.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
 
 from . import health
-from .schema import HealthSerializer
+from .filters import ParcelFilter, StrictFilterBackend
+from .models import Parcel, TrackingEvent
+from .pagination import ORDERINGS, ParcelCursorPagination
+from .permissions import IsCarrierOrStaff, IsOwnerOrStaffForWrites
+from .schema import HealthSerializer, problems
+from .serializers import (
+    CancelRequestSerializer,
+    ParcelCreateSerializer,
+    ParcelSerializer,
+    ParcelUpdateSerializer,
+    PublicTrackingSerializer,
+    TrackingEventCreateSerializer,
+    TrackingEventSerializer,
+)
+from .services import get_parcel_service
+from .status_machine import describe_transitions
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+JSON = "application/json"
+
+LIST_PARAMETERS = [
+    OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at."),
+    OpenApiParameter("page_size", int, description="Default 25; larger values are clamped to 100; < 1 is a 400."),
+    OpenApiParameter("cursor", str, description="Opaque cursor from `next` / `previous`."),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List parcels",
+        description="Your parcels (customers) or all parcels (carriers, staff), newest first, cursor-paginated.",
+        parameters=LIST_PARAMETERS,
+        responses={200: ParcelSerializer(many=True), **problems(400, 401, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a parcel",
+        responses={200: ParcelSerializer, **problems(401, 404, 429)},
+    ),
+)
+class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Parcels: create, list, read, edit while pending, cancel; their tracking events."""
+
+    serializer_class = ParcelSerializer
+    permission_classes = [IsAuthenticated & IsOwnerOrStaffForWrites]
+    pagination_class = ParcelCursorPagination
+    filter_backends = [StrictFilterBackend]
+    filterset_class = ParcelFilter
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self) -> QuerySet[Parcel]:
+        """Only the parcels the caller may see."""
+        return Parcel.objects.visible_to(self.request.user)
+
+    @extend_schema(
+        summary="Create a parcel",
+        request=ParcelCreateSerializer,
+        responses={201: ParcelSerializer, **problems(400, 401, 413, 415, 429)},
+    )
+    def create(self, request: Request) -> Response:
+        """Create a pending parcel owned by the caller; 201 with ``Location``."""
+        serializer = ParcelCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        parcel = get_parcel_service().create(owner=request.user, data=serializer.validated_data)
+        # Routes reverse without their optional slash; the canonical form, as documented, has it.
+        location = request.build_absolute_uri(reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/")
+        return Response(ParcelSerializer(parcel).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(
+        summary="Edit a pending parcel",
+        description="Only while `pending`. An address in the body replaces the whole address.",
+        request=ParcelUpdateSerializer,
+        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 429)},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Edit the parcel's editable fields."""
+        parcel = self.get_object()
+        serializer = ParcelUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        parcel = get_parcel_service().update(parcel=parcel, data=serializer.validated_data)
+        return Response(ParcelSerializer(parcel).data)
+
+    @extend_schema(
+        summary="Cancel a pending parcel",
+        description="`pending` → `cancelled`, recording a `cancelled` event. Any other status is a 409.",
+        request=CancelRequestSerializer,
+        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 415, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Cancel the parcel."""
+        parcel = self.get_object()
+        CancelRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
+        parcel = get_parcel_service().cancel(parcel=parcel, actor=request.user)
+        return Response(ParcelSerializer(parcel).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="List a parcel's tracking events",
+        description="Oldest `occurred_at` first.",
+        responses={200: TrackingEventSerializer(many=True), **problems(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a tracking event",
+        description="Carriers and staff only. Moves the parcel through the status machine:\n\n"
+        + describe_transitions()
+        + "\n\nAnything else is a 409 `invalid_transition` and nothing is written.",
+        request=TrackingEventCreateSerializer,
+        responses={201: TrackingEventSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 429)},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="events", url_name="events")
+    def events(self, request: Request, pk: str) -> Response:
+        """List the parcel's events (GET) or record a new one (POST)."""
+        if request.method == "POST":
+            return self._record_event(request)
+        parcel = self.get_object()
+        events = TrackingEvent.objects.filter(parcel=parcel).order_by("occurred_at", "recorded_at")
+        return Response(TrackingEventSerializer(events, many=True).data)
+
+    def _record_event(self, request: Request) -> Response:
+        # The role check comes before the lookup: a customer learns nothing about which ids exist.
+        if not IsCarrierOrStaff().has_permission(request, self):
+            self.permission_denied(request, message=IsCarrierOrStaff.message)
+        parcel = self.get_object()
+        serializer = TrackingEventCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = get_parcel_service().record_event(parcel=parcel, actor=request.user, data=serializer.validated_data)
+        return Response(TrackingEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class TrackingView(APIView):
+    """Public tracking by S10 number: anyone may ask; the answer holds nothing about people."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["tracking"],
+        operation_id="track_parcel",
+        summary="Track a parcel",
+        description="Case-insensitive; spaces are ignored. Malformed or wrong check digit → 400; unknown → 404.",
+        parameters=[OpenApiParameter("tracking_number", str, OpenApiParameter.PATH, description="e.g. CP123456785NL")],
+        responses={200: PublicTrackingSerializer, **problems(400, 404, 429)},
+    )
+    def get(self, request: Request, tracking_number: str) -> HttpResponse:
+        """Return the public tracking document (pre-rendered JSON, served from the cache when warm)."""
+        document = get_parcel_service().track(tracking_number=tracking_number)
+        if document is None:
+            raise NotFound("No parcel has this tracking number.")
+        return HttpResponse(document, content_type=JSON)
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Obtain a token pair",
+    responses={
+        200: inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}),
+        **problems(400, 401, 429),
+    },
+)
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    """Exchange username and password for an access and a refresh token."""
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Refresh an access token",
+    responses={200: inline_serializer("TokenAccess", {"access": serializers.CharField()}), **problems(400, 401, 429)},
+)
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    """Exchange a refresh token for a new access token."""
 
 
 class HealthView(APIView):
@@ -51,7 +238,10 @@ class ReadinessView(APIView):
     @extend_schema(
         tags=["health"],
         operation_id="health_ready",
-        responses={200: ReadinessSerializer, 503: ReadinessSerializer},
+        responses={
+            200: ReadinessSerializer,
+            503: OpenApiResponse(ReadinessSerializer, description="The database is unavailable."),
+        },
     )
     def get(self, request: Request) -> Response:
         """Check the database and the cache and report each."""

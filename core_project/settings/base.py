@@ -231,7 +231,13 @@ SPECTACULAR_SETTINGS = {
         "persistAuthorization": True,
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    "ENUM_NAME_OVERRIDES": {},
+    # Stable component names for clients that generate code from the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ParcelStatusEnum": "parcel_service.status_machine.ParcelStatus",
+        "ReadinessStatusEnum": ["ok", "degraded", "unavailable"],
+        "DependencyStatusEnum": ["ok", "unavailable"],
+        "ParcelOrderingEnum": ["-created_at", "created_at", "-updated_at", "updated_at"],
+    },
     "APPEND_COMPONENTS": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

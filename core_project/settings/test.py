@@ -1,4 +1,4 @@
-"""Test run: fast password hashing; honours DATABASE_URL / REDIS_URL so one suite covers SQLite and PostgreSQL + Redis."""
+"""Test run: fast hashing; honours DATABASE_URL / REDIS_URL so one suite covers SQLite and PostgreSQL + Redis."""
 
 from .base import *  # noqa: F403
 from .base import build_logging, env

@@ -1,0 +1,227 @@
+"""Request and response shapes: separate input and output serializers with unique names.
+
+Input serializers derive from ``StrictSerializer``, which rejects unknown and read-only fields
+(400 ``unknown_field``, like Stripe) at every nesting level, and use strict scalar fields: a JSON
+number is not a string and a string or boolean is not an integer, so a client's type mistake is
+reported rather than silently coerced. DRF's ``CharField`` already refuses NUL characters, so they
+never reach PostgreSQL (which cannot store them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pycountry
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from .models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
+from .status_machine import ParcelStatus
+
+MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class StrictStringMixin:
+    """Accept only JSON strings: DRF's string fields would otherwise turn ``123`` into ``"123"``."""
+
+    def to_internal_value(self, data: Any) -> str:
+        """Reject non-string input, then validate as the field normally does."""
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    """A ``CharField`` that accepts only JSON strings."""
+
+
+class StrictEmailField(StrictStringMixin, serializers.EmailField):
+    """An ``EmailField`` that accepts only JSON strings."""
+
+
+class StrictRegexField(StrictStringMixin, serializers.RegexField):
+    """A ``RegexField`` that accepts only JSON strings."""
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An ``IntegerField`` that accepts only JSON integers (not booleans, strings or fractions)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        """Reject anything but an integer."""
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Base for input serializers: unknown or read-only fields are a 400 ``unknown_field``, not ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse keys that are not writable fields, each with its own pointer, before validating the rest."""
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = [key for key in data if key not in writable]
+            if unknown:
+                raise ValidationError(
+                    {str(key): [ErrorDetail("Unknown or read-only field.", code="unknown_field")] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class CountryField(StrictCharField):
+    """An ISO 3166-1 alpha-2 country code that is really assigned; case-insensitive in, upper-case out."""
+
+    default_error_messages = {"invalid_country": "Not an assigned ISO 3166-1 alpha-2 country code."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_length", 2)
+        kwargs.setdefault("max_length", 2)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        """Validate against the ISO 3166-1 list shipped by pycountry."""
+        code = super().to_internal_value(data).upper()
+        if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+            self.fail("invalid_country")
+        return code
+
+
+class AddressInputSerializer(StrictSerializer):
+    """A postal address as clients send it."""
+
+    name = StrictCharField(min_length=1, max_length=100)
+    company = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    street = StrictCharField(min_length=1, max_length=200)
+    street2 = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    city = StrictCharField(min_length=1, max_length=100)
+    postal_code = StrictCharField(min_length=1, max_length=16)
+    country = CountryField(help_text="ISO 3166-1 alpha-2, e.g. NL.")
+    email = StrictEmailField(max_length=254, required=False, allow_blank=True, default="")
+    phone = StrictRegexField(r"^\+?[0-9 ()-]{4,20}$", max_length=21, required=False, allow_blank=True, default="")
+
+
+class AddressSerializer(serializers.Serializer):
+    """A postal address as the API returns it."""
+
+    name = serializers.CharField()
+    company = serializers.CharField()
+    street = serializers.CharField()
+    street2 = serializers.CharField()
+    city = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class DimensionsInputSerializer(StrictSerializer):
+    """Outer dimensions in millimetres; all three are required when dimensions are given."""
+
+    length = StrictIntegerField(min_value=MIN_DIMENSION_MM, max_value=MAX_DIMENSION_MM)
+    width = StrictIntegerField(min_value=MIN_DIMENSION_MM, max_value=MAX_DIMENSION_MM)
+    height = StrictIntegerField(min_value=MIN_DIMENSION_MM, max_value=MAX_DIMENSION_MM)
+
+
+class DimensionsSerializer(serializers.Serializer):
+    """Outer dimensions in millimetres, as returned."""
+
+    length = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+class ParcelCreateSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/parcels/``."""
+
+    reference = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    sender = AddressInputSerializer()
+    recipient = AddressInputSerializer()
+    weight_grams = StrictIntegerField(min_value=MIN_WEIGHT_GRAMS, max_value=MAX_WEIGHT_GRAMS)
+    dimensions_mm = DimensionsInputSerializer(required=False, allow_null=True, default=None)
+
+
+class ParcelUpdateSerializer(StrictSerializer):
+    """Body of ``PATCH /api/v1/parcels/{id}/``: any subset of the editable fields.
+
+    Used without DRF's ``partial`` flag on purpose: with it, nested required fields would be skipped
+    too, and API.md says an address in the body replaces the whole address, so it must be complete.
+    """
+
+    reference = StrictCharField(max_length=64, required=False, allow_blank=True)
+    sender = AddressInputSerializer(required=False)
+    recipient = AddressInputSerializer(required=False)
+    weight_grams = StrictIntegerField(min_value=MIN_WEIGHT_GRAMS, max_value=MAX_WEIGHT_GRAMS, required=False)
+    dimensions_mm = DimensionsInputSerializer(required=False, allow_null=True)
+
+
+class ParcelSerializer(serializers.Serializer):
+    """A parcel as the API returns it."""
+
+    id = serializers.UUIDField(read_only=True)
+    tracking_number = serializers.CharField(read_only=True, help_text="UPU S10, e.g. CP123456785NL.")
+    status = serializers.ChoiceField(choices=ParcelStatus.choices, read_only=True)
+    reference = serializers.CharField(read_only=True)
+    sender = AddressSerializer(read_only=True)
+    recipient = AddressSerializer(read_only=True)
+    weight_grams = serializers.IntegerField(read_only=True)
+    dimensions_mm = DimensionsSerializer(read_only=True, allow_null=True)
+    estimated_delivery = serializers.DateField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class CancelRequestSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/parcels/{id}/cancel/``: empty (any field is refused)."""
+
+
+class TrackingEventCreateSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/parcels/{id}/events/``."""
+
+    status = serializers.ChoiceField(choices=ParcelStatus.choices)
+    location = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="When it happened (RFC 3339); default now; at most 5 minutes in the future."
+    )
+    estimated_delivery = serializers.DateField(
+        required=False, allow_null=True, help_text="Updates the parcel's estimated delivery date."
+    )
+
+    def validate_occurred_at(self, value: Any) -> Any:
+        """Refuse events dated more than five minutes ahead (a carrier clock that is badly off)."""
+        if value > timezone.now() + MAX_EVENT_CLOCK_SKEW:
+            raise ValidationError("Must not be more than 5 minutes in the future.", code="in_future")
+        return value
+
+
+class TrackingEventSerializer(serializers.Serializer):
+    """A tracking event as the API returns it."""
+
+    id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=ParcelStatus.choices, read_only=True)
+    location = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    recorded_at = serializers.DateTimeField(read_only=True)
+
+
+class PublicTrackingEventSerializer(serializers.Serializer):
+    """A tracking event in the public tracking document: no ids, no people."""
+
+    status = serializers.ChoiceField(choices=ParcelStatus.choices)
+    location = serializers.CharField()
+    description = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+
+
+class PublicTrackingSerializer(serializers.Serializer):
+    """The public tracking document: exactly these keys, nothing about people or addresses."""
+
+    tracking_number = serializers.CharField()
+    status = serializers.ChoiceField(choices=ParcelStatus.choices)
+    estimated_delivery = serializers.DateField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    events = PublicTrackingEventSerializer(many=True)

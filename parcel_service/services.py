@@ -1,0 +1,295 @@
+"""Business rules: creating, editing and cancelling parcels, recording tracking events, public tracking.
+
+``ParcelService`` is constructed with its collaborators (cache, clock, tracking-number generator) so
+unit tests inject fakes; views obtain the configured instance from ``get_parcel_service()``. Every
+write runs in ``transaction.atomic``; state changes lock the parcel row (``SELECT ... FOR UPDATE``) so
+concurrent events are serialised, never lost, and two conflicting terminal events cannot both win.
+Cached public tracking documents are refreshed only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from .models import ADDRESS_FIELDS, Parcel, TrackingEvent
+from .renderers import dumps
+from .status_machine import ParcelStatus, can_transition
+from .tracking_numbers import TrackingNumberGenerator, normalize
+
+logger = logging.getLogger(__name__)
+
+# Bump when the public tracking document changes shape: old cached entries are then never read.
+TRACKING_CACHE_SHAPE = 1
+TRACKING_CACHE_TTL_S = 300
+_MAX_TRACKING_NUMBER_ATTEMPTS = 5
+
+
+def tracking_cache_key(tracking_number: str) -> str:
+    """Cache key of a parcel's public tracking document (versioned by response shape)."""
+    return f"track:v{TRACKING_CACHE_SHAPE}:{tracking_number}"
+
+
+def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Map validated API input to model columns.
+
+    Addresses become their ``sender_*`` / ``recipient_*`` columns (a given address replaces the whole
+    address); ``dimensions_mm`` becomes the three dimension columns (``None`` clears them). Keys
+    absent from ``data`` are left out, so the result also serves partial updates.
+
+    Args:
+        data: Validated input from a create or update serializer.
+
+    Returns:
+        Column name to value.
+    """
+    columns: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("sender", "recipient"):
+            columns.update({f"{key}_{field}": value.get(field, "") for field in ADDRESS_FIELDS})
+        elif key == "dimensions_mm":
+            value = value or {}
+            columns.update({f"{axis}_mm": value.get(axis) for axis in ("length", "width", "height")})
+        else:
+            columns[key] = value
+    return columns
+
+
+class ParcelService:
+    """The parcel workflow. Stateless apart from its injected collaborators."""
+
+    def __init__(
+        self,
+        *,
+        cache: BaseCache,
+        clock: Callable[[], datetime],
+        tracking_numbers: Callable[[], str],
+    ) -> None:
+        self.cache = cache
+        self.clock = clock
+        self.tracking_numbers = tracking_numbers
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def create(self, *, owner: Any, data: Mapping[str, Any]) -> Parcel:
+        """Create a pending parcel with a fresh, unique S10 tracking number.
+
+        Args:
+            owner: The customer the parcel belongs to.
+            data: Validated ``ParcelCreateSerializer`` data.
+
+        Returns:
+            The saved parcel.
+
+        Raises:
+            IntegrityError: No unique tracking number after several attempts (practically impossible with
+                10^8 random serials), or another constraint failed.
+        """
+        now = self.clock()
+        columns = parcel_columns(data)
+        with transaction.atomic():
+            for attempt in range(1, _MAX_TRACKING_NUMBER_ATTEMPTS + 1):
+                parcel = Parcel(
+                    owner=owner, tracking_number=self.tracking_numbers(), created_at=now, updated_at=now, **columns
+                )
+                try:
+                    with transaction.atomic():  # a savepoint, so a collision does not poison the transaction
+                        parcel.save(force_insert=True)
+                    break
+                except IntegrityError:
+                    collided = Parcel.objects.filter(tracking_number=parcel.tracking_number).exists()
+                    if not collided or attempt == _MAX_TRACKING_NUMBER_ATTEMPTS:
+                        raise
+                    logger.info("tracking number collision, retrying (attempt %d)", attempt)
+            self._refresh_after_commit(parcel)
+        return parcel
+
+    def update(self, *, parcel: Parcel, data: Mapping[str, Any], expected_version: int | None = None) -> Parcel:
+        """Edit a parcel that is still ``pending``.
+
+        Args:
+            parcel: The parcel, already resolved with the caller's visibility.
+            data: Validated ``ParcelUpdateSerializer`` data (only the fields to change).
+            expected_version: The version the client last saw (from ``If-Match``), or None to skip the check.
+
+        Returns:
+            The updated parcel.
+
+        Raises:
+            PreconditionFailed: ``expected_version`` is not the current version.
+            ParcelNotEditable: The parcel is no longer pending.
+        """
+        with transaction.atomic():
+            locked = self._lock(parcel, expected_version)
+            if locked.status != ParcelStatus.PENDING:
+                raise ParcelNotEditable()
+            for column, value in parcel_columns(data).items():
+                setattr(locked, column, value)
+            self._bump(locked)
+            locked.save()
+            self._refresh_after_commit(locked)
+        return locked
+
+    def cancel(self, *, parcel: Parcel, actor: Any, expected_version: int | None = None) -> Parcel:
+        """Cancel a pending parcel, recording a ``cancelled`` event.
+
+        Args:
+            parcel: The parcel, already resolved with the caller's visibility.
+            actor: The user cancelling it.
+            expected_version: The version the client last saw (from ``If-Match``), or None.
+
+        Returns:
+            The cancelled parcel.
+
+        Raises:
+            PreconditionFailed: ``expected_version`` is not the current version.
+            ParcelNotEditable: The parcel is no longer pending.
+        """
+        with transaction.atomic():
+            locked = self._lock(parcel, expected_version)
+            if locked.status != ParcelStatus.PENDING:
+                raise ParcelNotEditable("Only pending parcels can be cancelled.")
+            now = self._bump(locked)
+            TrackingEvent.objects.create(
+                parcel=locked,
+                status=ParcelStatus.CANCELLED,
+                description="Cancelled by the sender.",
+                occurred_at=now,
+                recorded_at=now,
+                recorded_by=actor,
+            )
+            locked.status = ParcelStatus.CANCELLED
+            locked.save(update_fields=["status", "version", "updated_at"])
+            self._refresh_after_commit(locked)
+        return locked
+
+    def record_event(self, *, parcel: Parcel, actor: Any, data: Mapping[str, Any]) -> TrackingEvent:
+        """Record a carrier's tracking event and move the parcel through the status machine.
+
+        The parcel row is locked for the duration, so concurrent events on one parcel are applied one
+        after another against the status each actually follows.
+
+        Args:
+            parcel: The parcel, already resolved with the caller's visibility.
+            actor: The carrier or staff user recording the event.
+            data: Validated ``TrackingEventCreateSerializer`` data: ``status`` and optionally ``location``,
+                ``description``, ``occurred_at`` (default now) and ``estimated_delivery``.
+
+        Returns:
+            The recorded event.
+
+        Raises:
+            InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
+        """
+        new_status = data["status"]
+        with transaction.atomic():
+            locked = self._lock(parcel)
+            if not can_transition(locked.status, new_status):
+                raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
+            now = self._bump(locked)
+            event = TrackingEvent.objects.create(
+                parcel=locked,
+                status=new_status,
+                location=data.get("location", ""),
+                description=data.get("description", ""),
+                occurred_at=data.get("occurred_at") or now,
+                recorded_at=now,
+                recorded_by=actor,
+            )
+            locked.status = new_status
+            update_fields = ["status", "version", "updated_at"]
+            if "estimated_delivery" in data:
+                locked.estimated_delivery = data["estimated_delivery"]
+                update_fields.append("estimated_delivery")
+            locked.save(update_fields=update_fields)
+            self._refresh_after_commit(locked)
+        return event
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    def track(self, *, tracking_number: str) -> bytes | None:
+        """Return the public tracking document for a tracking number, as JSON bytes.
+
+        Served from the cache when warm; built from the database and cached on a miss. The document
+        holds exactly ``tracking_number, status, estimated_delivery, updated_at, events`` — nothing
+        about people or addresses.
+
+        Args:
+            tracking_number: As the client typed it (case and spaces are normalised).
+
+        Returns:
+            The JSON document, or None when no parcel has this tracking number.
+
+        Raises:
+            InvalidTrackingNumber: Malformed, or the check digit is wrong.
+        """
+        canonical = normalize(tracking_number)
+        key = tracking_cache_key(canonical)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        document = self._tracking_document(canonical)
+        if document is not None:
+            # add(), not set(): if a writer refreshed the entry meanwhile, its newer copy wins.
+            self.cache.add(key, document, TRACKING_CACHE_TTL_S)
+        return document
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    def _lock(self, parcel: Parcel, expected_version: int | None = None) -> Parcel:
+        locked = Parcel.objects.select_for_update().get(pk=parcel.pk)
+        if expected_version is not None and locked.version != expected_version:
+            raise PreconditionFailed()
+        return locked
+
+    def _bump(self, parcel: Parcel) -> datetime:
+        now = self.clock()
+        parcel.version += 1
+        parcel.updated_at = now
+        return now
+
+    def _tracking_document(self, tracking_number: str) -> bytes | None:
+        parcel = (
+            Parcel.objects.filter(tracking_number=tracking_number)
+            .values("id", "tracking_number", "status", "estimated_delivery", "updated_at")
+            .first()
+        )
+        if parcel is None:
+            return None
+        events = list(
+            TrackingEvent.objects.filter(parcel_id=parcel.pop("id"))
+            .order_by("occurred_at", "recorded_at")
+            .values("status", "location", "description", "occurred_at")
+        )
+        return dumps({**parcel, "events": events})
+
+    def _refresh_after_commit(self, parcel: Parcel) -> None:
+        tracking_number = parcel.tracking_number
+
+        def refresh() -> None:
+            # Write-through after commit: a reader that built a stale copy before the commit can only
+            # add() it, which fails once this fresh copy is in place.
+            document = self._tracking_document(tracking_number)
+            if document is not None:
+                self.cache.set(tracking_cache_key(tracking_number), document, TRACKING_CACHE_TTL_S)
+
+        transaction.on_commit(refresh)
+
+
+@lru_cache(maxsize=1)
+def get_parcel_service() -> ParcelService:
+    """The configured service: the default cache, the wall clock and the S10 generator from settings."""
+    return ParcelService(
+        cache=caches["default"],
+        clock=timezone.now,
+        tracking_numbers=TrackingNumberGenerator(settings.TRACKING_NUMBER_PREFIX, settings.TRACKING_NUMBER_COUNTRY),
+    )

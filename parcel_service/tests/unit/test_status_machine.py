@@ -1,0 +1,59 @@
+import pytest
+
+from parcel_service.status_machine import (
+    ALLOWED_TRANSITIONS,
+    TERMINAL_STATUSES,
+    ParcelStatus,
+    can_transition,
+    describe_transitions,
+)
+
+# The table from API.md, written out independently so a change to the code's table is caught here.
+API_MD_TABLE = {
+    "pending": {"in_transit", "exception", "cancelled"},
+    "in_transit": {"out_for_delivery", "available_for_pickup", "delivery_failed", "exception", "delivered", "lost"},
+    "out_for_delivery": {"delivered", "delivery_failed", "available_for_pickup", "exception", "in_transit"},
+    "delivery_failed": {"out_for_delivery", "available_for_pickup", "in_transit", "exception", "returned"},
+    "available_for_pickup": {"delivered", "returned", "exception"},
+    "exception": {
+        "in_transit",
+        "out_for_delivery",
+        "delivery_failed",
+        "available_for_pickup",
+        "delivered",
+        "returned",
+        "lost",
+    },
+    "delivered": set(),
+    "returned": set(),
+    "cancelled": set(),
+    "lost": set(),
+}
+ALL_PAIRS = [(a, b) for a in ParcelStatus.values for b in ParcelStatus.values]
+
+
+def test_table_matches_api_md():
+    assert {k.value: {s.value for s in v} for k, v in ALLOWED_TRANSITIONS.items()} == API_MD_TABLE
+
+
+def test_terminal_statuses():
+    assert {s.value for s in TERMINAL_STATUSES} == {"delivered", "returned", "cancelled", "lost"}
+
+
+@pytest.mark.parametrize(("current", "new"), ALL_PAIRS)
+def test_every_pair_follows_the_table(current, new):
+    expected = new in API_MD_TABLE[current] or (current == new and current not in TERMINAL_STATUSES)
+    assert can_transition(current, new) is expected
+
+
+def test_repeating_a_terminal_status_is_refused():
+    assert not can_transition("delivered", "delivered")
+
+
+def test_repeating_a_non_terminal_status_is_another_scan():
+    assert can_transition("in_transit", "in_transit")
+
+
+def test_description_lists_every_status():
+    text = describe_transitions()
+    assert all(f"| {status} |" in text for status in ParcelStatus.values)
