@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .models import is_carrier
@@ -25,13 +25,11 @@ class IsCarrierOrStaff(BasePermission):
         return bool(user and user.is_authenticated and (user.is_staff or is_carrier(user)))
 
 
-class IsOwnerOrStaffForWrites(BasePermission):
-    """Anyone who can see a parcel may read it; only its owner or staff may change it."""
+class IsOwnerOrStaff(BasePermission):
+    """Allows the parcel's owner and staff (carriers can see a parcel, but not edit or cancel it)."""
 
     message = "Only the parcel's owner or staff can change it."
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        """Reads pass; writes need ownership or staff."""
-        if request.method in SAFE_METHODS:
-            return True
+        """Check ownership."""
         return bool(request.user.is_staff or obj.owner_id == request.user.pk)

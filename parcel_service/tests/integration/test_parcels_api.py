@@ -10,6 +10,8 @@ from parcel_service.models import Parcel, TrackingEvent
 from parcel_service.tests.factories import ParcelFactory, address
 from parcel_service.tracking_numbers import is_valid
 
+from .helpers import assert_problem
+
 pytestmark = pytest.mark.django_db
 
 LIST_URL = reverse("parcel_service:parcel-list") + "/"
@@ -32,18 +34,6 @@ def valid_body(**overrides):
         "dimensions_mm": {"length": 300, "width": 200, "height": 100},
     }
     body.update(overrides)
-    return body
-
-
-def assert_problem(response, status, code, pointer=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["request_id"] == response["X-Request-ID"]
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body["errors"]
     return body
 
 

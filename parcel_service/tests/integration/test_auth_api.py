@@ -1,0 +1,86 @@
+"""Token endpoints and bearer authentication failures."""
+
+import time
+
+import jwt
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from .helpers import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_URL = reverse("parcel_service:token-obtain") + "/"
+REFRESH_URL = reverse("parcel_service:token-refresh") + "/"
+LIST_URL = reverse("parcel_service:parcel-list") + "/"
+
+
+def test_obtain_and_refresh_a_token_pair(anon_client, customer):
+    response = anon_client.post(
+        TOKEN_URL, {"username": "alice", "password": "correct horse battery staple"}, format="json"
+    )
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+    refreshed = anon_client.post(REFRESH_URL, {"refresh": response.json()["refresh"]}, format="json")
+    assert refreshed.status_code == 200
+    assert "access" in refreshed.json()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {refreshed.json()['access']}")
+    assert api.get(LIST_URL).status_code == 200
+
+
+def test_bad_credentials_are_401_with_www_authenticate(anon_client, customer):
+    response = anon_client.post(TOKEN_URL, {"username": "alice", "password": "wrong"}, format="json")
+    assert_problem(response, 401, "no_active_account")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_missing_credentials_are_400(anon_client):
+    assert_problem(anon_client.post(TOKEN_URL, {}, format="json"), 400, "validation_error", "/username")
+
+
+def test_refresh_with_garbage_is_401(anon_client):
+    assert_problem(anon_client.post(REFRESH_URL, {"refresh": "garbage"}, format="json"), 401, "token_not_valid")
+
+
+def _call_with(token: str):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.get(LIST_URL)
+
+
+def test_alg_none_token_is_401(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    token = jwt.encode(claims, key=None, algorithm="none")
+    response = _call_with(token)
+    assert_problem(response, 401, "token_not_valid")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_forged_signature_is_401(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    assert_problem(_call_with(jwt.encode(claims, "not-the-key-" * 4, algorithm="HS256")), 401, "token_not_valid")
+
+
+def test_expired_token_is_401(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    claims["exp"] = int(time.time()) - 10
+    assert_problem(_call_with(jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")), 401, "token_not_valid")
+
+
+def test_refresh_token_used_as_access_is_401(customer):
+    assert_problem(_call_with(str(RefreshToken.for_user(customer))), 401, "token_not_valid")
+
+
+def test_garbage_token_is_401():
+    assert_problem(_call_with("garbage"), 401, "token_not_valid")
+
+
+def test_token_of_inactive_user_is_401(customer):
+    token = str(AccessToken.for_user(customer))
+    customer.is_active = False
+    customer.save()
+    assert_problem(_call_with(token), 401, "user_not_found")

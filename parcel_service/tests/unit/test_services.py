@@ -1,0 +1,114 @@
+"""ParcelService with injected fakes: clock, tracking-number generator, cache."""
+
+import uuid
+from datetime import UTC, datetime
+from itertools import chain, repeat
+
+import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import IntegrityError
+
+from parcel_service.exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from parcel_service.models import Parcel, TrackingEvent
+from parcel_service.services import ParcelService, parcel_columns, tracking_cache_key
+from parcel_service.tests.factories import ParcelFactory, UserFactory, address
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIXED_NOW = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
+
+
+def make_service(numbers=None):
+    sequence = iter(numbers or ["CP123456785NL", "RR473124829GB"])
+    return ParcelService(
+        cache=LocMemCache(f"unit-{uuid.uuid4()}", {}), clock=lambda: FIXED_NOW, tracking_numbers=lambda: next(sequence)
+    )
+
+
+def create_data(**overrides):
+    data = {"reference": "", "sender": address(), "recipient": address("B"), "weight_grams": 10, "dimensions_mm": None}
+    data.update(overrides)
+    return data
+
+
+def test_create_uses_the_injected_clock_and_generator():
+    owner = UserFactory()
+    parcel = make_service().create(owner=owner, data=create_data())
+    assert parcel.tracking_number == "CP123456785NL"
+    assert parcel.created_at == parcel.updated_at == FIXED_NOW
+
+
+def test_create_retries_on_a_tracking_number_collision():
+    owner = UserFactory()
+    ParcelFactory(tracking_number="CP123456785NL")
+    parcel = make_service(["CP123456785NL", "RR473124829GB"]).create(owner=owner, data=create_data())
+    assert parcel.tracking_number == "RR473124829GB"
+    assert Parcel.objects.count() == 2
+
+
+def test_create_gives_up_after_repeated_collisions():
+    owner = UserFactory()
+    ParcelFactory(tracking_number="CP123456785NL")
+    service = make_service(list(chain(repeat("CP123456785NL", 10))))
+    with pytest.raises(IntegrityError):
+        service.create(owner=owner, data=create_data())
+
+
+def test_create_does_not_retry_other_integrity_errors():
+    owner = UserFactory()
+    with pytest.raises(IntegrityError):
+        make_service().create(owner=owner, data=create_data(weight_grams=0))  # the check constraint
+
+
+def test_parcel_columns_flattens_addresses_and_dimensions():
+    columns = parcel_columns({"sender": address("S"), "dimensions_mm": {"length": 1, "width": 2, "height": 3}})
+    assert columns["sender_name"] == "S"
+    assert (columns["length_mm"], columns["width_mm"], columns["height_mm"]) == (1, 2, 3)
+    assert parcel_columns({"dimensions_mm": None}) == {"length_mm": None, "width_mm": None, "height_mm": None}
+
+
+def test_update_with_a_stale_version_is_refused():
+    parcel = ParcelFactory()
+    with pytest.raises(PreconditionFailed):
+        make_service().update(parcel=parcel, data={"reference": "x"}, expected_version=7)
+
+
+def test_update_with_the_current_version_succeeds():
+    parcel = ParcelFactory()
+    updated = make_service().update(parcel=parcel, data={"reference": "x"}, expected_version=1)
+    assert (updated.reference, updated.version) == ("x", 2)
+
+
+def test_cancel_of_a_non_pending_parcel_is_refused():
+    parcel = ParcelFactory(status="in_transit")
+    with pytest.raises(ParcelNotEditable):
+        make_service().cancel(parcel=parcel, actor=parcel.owner)
+
+
+def test_record_event_refuses_an_illegal_transition_and_writes_nothing():
+    parcel = ParcelFactory(status="lost")
+    with pytest.raises(InvalidTransition):
+        make_service().record_event(parcel=parcel, actor=None, data={"status": "delivered"})
+    assert not TrackingEvent.objects.exists()
+
+
+def test_record_event_defaults_occurred_at_to_the_clock():
+    parcel = ParcelFactory()
+    event = make_service().record_event(parcel=parcel, actor=None, data={"status": "in_transit"})
+    assert event.occurred_at == event.recorded_at == FIXED_NOW
+
+
+def test_writes_refresh_the_cached_tracking_document_after_commit():
+    service = make_service()
+    parcel = ParcelFactory()
+    assert b'"pending"' in service.track(tracking_number=parcel.tracking_number)
+    service.record_event(parcel=parcel, actor=None, data={"status": "in_transit"})
+    cached = service.cache.get(tracking_cache_key(parcel.tracking_number))
+    assert b'"in_transit"' in cached
+    assert service.track(tracking_number=parcel.tracking_number) == cached
+
+
+def test_track_unknown_number_is_none_and_not_cached():
+    service = make_service()
+    assert service.track(tracking_number="RR473124829GB") is None
+    assert service.cache.get(tracking_cache_key("RR473124829GB")) is None
