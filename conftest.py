@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from parcel_service.services import get_parcel_service
+from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import UserFactory
 
 
@@ -52,12 +52,6 @@ def carrier(db):
 @pytest.fixture
 def staff(db):
     return UserFactory(username="admin", is_staff=True)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
 
 
 @pytest.fixture

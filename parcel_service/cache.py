@@ -18,6 +18,7 @@ from django.conf import settings
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -101,3 +102,18 @@ class ResilientRedisCache(RedisCache):
         if self._guarded is None:
             self._guarded = _GuardedClient(super().client, self.breaker)
         return self._guarded
+
+    def ping(self) -> bool:
+        """Ask Redis itself, bypassing the breaker (readiness must report the truth, not a cached verdict).
+
+        Returns:
+            True if Redis answered. A failure also opens the breaker; a success closes it.
+        """
+        try:
+            RedisCache.client.fget(self).get_client(write=True).ping()
+        except (RedisError, OSError) as error:
+            self.breaker.trip(error)
+            return False
+        if self.breaker.open_until:
+            self.breaker.reset()
+        return True

@@ -93,6 +93,8 @@ class IdempotencyKeyMismatch(ParcelServiceError):
 class QueryValidationError(drf_exceptions.ValidationError):
     """A validation error in the query string; its pointers are prefixed with ``/query``."""
 
+    pointer_prefix = "/query"
+
 
 class RequestTooLarge(drf_exceptions.APIException):
     """The body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
@@ -186,15 +188,17 @@ def validation_errors(detail: Any, pointer: str = "") -> Iterator[dict[str, str]
 
 
 def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
-    prefix = "/query" if isinstance(exc, QueryValidationError) else ""
+    prefix = getattr(exc, "pointer_prefix", "")
     errors = list(validation_errors(exc.detail, prefix))
     codes = {error["code"] for error in errors}
     if "unknown_field" in codes:
         code, detail = "unknown_field", "Request contains fields that are unknown or read-only."
     elif codes == {"invalid_tracking_number"}:
         code, detail = "invalid_tracking_number", errors[0]["detail"]
-    elif prefix:
+    elif prefix == "/query":
         code, detail = "validation_error", "Query parameters failed validation."
+    elif prefix:
+        code, detail = "validation_error", "Request headers failed validation."
     else:
         code, detail = "validation_error", "Request body failed validation."
     return problem(exc.status_code, code, detail, errors=errors)

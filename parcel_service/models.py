@@ -36,9 +36,19 @@ class ParcelQuerySet(models.QuerySet):
         """
         if not getattr(user, "is_authenticated", False):
             return self.none()
-        if user.is_staff or is_carrier(user):
+        if sees_all_parcels(user):
             return self.all()
         return self.filter(owner=user)
+
+
+def sees_all_parcels(user: Any) -> bool:
+    """Carriers and staff see every parcel; customers only their own."""
+    return bool(user.is_staff or is_carrier(user))
+
+
+def can_see_parcel(user: Any, owner_id: int) -> bool:
+    """Whether ``user`` may see a parcel owned by ``owner_id`` (the rule ``visible_to`` applies in SQL)."""
+    return bool(getattr(user, "is_authenticated", False) and (owner_id == user.pk or sees_all_parcels(user)))
 
 
 def is_carrier(user: Any) -> bool:
@@ -175,3 +185,33 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} @ {self.occurred_at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` a user sent, and — once the request finished — the response to replay.
+
+    Kept in the database, not only the cache: with Redis down, django-redis silently turns a failed
+    ``add()`` into a miss, so Redis alone cannot promise "at most once". The unique constraint on
+    (user, key) is what makes two concurrent first attempts impossible.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        COMPLETED = "completed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and canonical body.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    response_location = models.CharField(max_length=512, blank=True, default="")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} ({self.state})"

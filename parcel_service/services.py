@@ -10,10 +10,12 @@ Cached public tracking documents are refreshed only after the transaction commit
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -21,22 +23,44 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
-from .models import ADDRESS_FIELDS, Parcel, TrackingEvent
+from .models import ADDRESS_FIELDS, Parcel, TrackingEvent, can_see_parcel
 from .renderers import dumps
+from .serializers import ParcelSerializer
 from .status_machine import ParcelStatus, can_transition
 from .tracking_numbers import TrackingNumberGenerator, normalize
 
 logger = logging.getLogger(__name__)
 
-# Bump when the public tracking document changes shape: old cached entries are then never read.
+# Bump these when a cached document changes shape: entries written by the previous release are then
+# never read, so a deploy cannot serve the old shape.
 TRACKING_CACHE_SHAPE = 1
-TRACKING_CACHE_TTL_S = 300
+PARCEL_CACHE_SHAPE = 1
+DOCUMENT_CACHE_TTL_S = 300
+# Single-flight: one request rebuilds a missing entry; concurrent ones wait this long for its result.
+REBUILD_LOCK_TTL_S = 5
+SINGLE_FLIGHT_WAIT_S = 0.5
+_SINGLE_FLIGHT_POLL_S = 0.01
 _MAX_TRACKING_NUMBER_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def tracking_cache_key(tracking_number: str) -> str:
     """Cache key of a parcel's public tracking document (versioned by response shape)."""
     return f"track:v{TRACKING_CACHE_SHAPE}:{tracking_number}"
+
+
+def parcel_cache_key(parcel_id: uuid.UUID | str) -> str:
+    """Cache key of a parcel's rendered detail document (versioned by response shape)."""
+    return f"parcel:v{PARCEL_CACHE_SHAPE}:{uuid.UUID(str(parcel_id))}"
+
+
+class ParcelDocument(NamedTuple):
+    """A parcel's detail response, pre-rendered: who owns it (for the visibility check), its ETag, its JSON."""
+
+    owner_id: int
+    etag: str
+    body: bytes
 
 
 def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,6 +156,8 @@ class ParcelService:
             locked = self._lock(parcel, expected_version)
             if locked.status != ParcelStatus.PENDING:
                 raise ParcelNotEditable()
+            if not data:  # nothing to change: not a change, so the version (and ETag) stay
+                return locked
             for column, value in parcel_columns(data).items():
                 setattr(locked, column, value)
             self._bump(locked)
@@ -233,17 +259,58 @@ class ParcelService:
             InvalidTrackingNumber: Malformed, or the check digit is wrong.
         """
         canonical = normalize(tracking_number)
-        key = tracking_cache_key(canonical)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        document = self._tracking_document(canonical)
-        if document is not None:
-            # add(), not set(): if a writer refreshed the entry meanwhile, its newer copy wins.
-            self.cache.add(key, document, TRACKING_CACHE_TTL_S)
+        return self._cached(tracking_cache_key(canonical), lambda: self._tracking_document(canonical))
+
+    def parcel_document(self, *, parcel_id: uuid.UUID | str, user: Any) -> ParcelDocument | None:
+        """Return a parcel's detail response, pre-rendered, if ``user`` may see it.
+
+        Served from the cache when warm (no query beyond authentication); on a miss built from the
+        database and cached. The cached copy is shared by everyone who may see the parcel, so
+        visibility is checked here on every read, with the same rule as ``Parcel.objects.visible_to``.
+
+        Args:
+            parcel_id: The parcel's id.
+            user: The caller.
+
+        Returns:
+            The document, or None when the parcel does not exist or is not the caller's to see.
+        """
+        document = self._cached(parcel_cache_key(parcel_id), lambda: self._parcel_document(parcel_id))
+        if document is None or not can_see_parcel(user, document.owner_id):
+            return None
         return document
 
     # -- helpers ----------------------------------------------------------------------------------------
+
+    def _cached(self, key: str, build: Callable[[], T | None]) -> T | None:
+        """Read-through cache with single-flight rebuilds.
+
+        On a miss, the request that wins ``cache.add`` on a short-lived lock key rebuilds the entry;
+        concurrent requests for the same key wait up to ``SINGLE_FLIGHT_WAIT_S`` for it instead of
+        all hitting the database. With the cache unavailable (``add`` answers None) every request
+        simply builds its own answer.
+        """
+        value = self.cache.get(key)
+        if value is not None:
+            return value
+        lock_key = f"{key}:rebuild"
+        acquired = self.cache.add(lock_key, 1, REBUILD_LOCK_TTL_S)
+        if acquired is False:
+            deadline = time.monotonic() + SINGLE_FLIGHT_WAIT_S
+            while time.monotonic() < deadline:
+                time.sleep(_SINGLE_FLIGHT_POLL_S)
+                value = self.cache.get(key)
+                if value is not None:
+                    return value
+        try:
+            value = build()
+            if value is not None:
+                # add(), not set(): if a writer refreshed the entry meanwhile, its newer copy wins.
+                self.cache.add(key, value, DOCUMENT_CACHE_TTL_S)
+        finally:
+            if acquired:
+                self.cache.delete(lock_key)
+        return value
 
     def _lock(self, parcel: Parcel, expected_version: int | None = None) -> Parcel:
         locked = Parcel.objects.select_for_update().get(pk=parcel.pk)
@@ -256,6 +323,14 @@ class ParcelService:
         parcel.version += 1
         parcel.updated_at = now
         return now
+
+    def _parcel_document(self, parcel_id: uuid.UUID | str) -> ParcelDocument | None:
+        parcel = Parcel.objects.filter(pk=parcel_id).first()
+        return None if parcel is None else self._render_parcel(parcel)
+
+    @staticmethod
+    def _render_parcel(parcel: Parcel) -> ParcelDocument:
+        return ParcelDocument(owner_id=parcel.owner_id, etag=parcel.etag, body=dumps(ParcelSerializer(parcel).data))
 
     def _tracking_document(self, tracking_number: str) -> bytes | None:
         parcel = (
@@ -274,13 +349,16 @@ class ParcelService:
 
     def _refresh_after_commit(self, parcel: Parcel) -> None:
         tracking_number = parcel.tracking_number
+        parcel_document = self._render_parcel(parcel)
 
         def refresh() -> None:
-            # Write-through after commit: a reader that built a stale copy before the commit can only
-            # add() it, which fails once this fresh copy is in place.
-            document = self._tracking_document(tracking_number)
-            if document is not None:
-                self.cache.set(tracking_cache_key(tracking_number), document, TRACKING_CACHE_TTL_S)
+            # Write-through after commit, never before: a reader never sees an uncommitted change, and a
+            # reader that built a stale copy before the commit can only add() it, which fails once this
+            # fresh copy is in place.
+            self.cache.set(parcel_cache_key(parcel.pk), parcel_document, DOCUMENT_CACHE_TTL_S)
+            tracking_document = self._tracking_document(tracking_number)
+            if tracking_document is not None:
+                self.cache.set(tracking_cache_key(tracking_number), tracking_document, DOCUMENT_CACHE_TTL_S)
 
         transaction.on_commit(refresh)
 

@@ -23,11 +23,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from . import health
+from .conditional import expected_version, not_modified
 from .filters import ParcelFilter, StrictFilterBackend
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import idempotent
 from .models import Parcel, TrackingEvent
 from .pagination import ORDERINGS, ParcelCursorPagination
 from .permissions import IsCarrierOrStaff, IsOwnerOrStaff
@@ -47,6 +51,30 @@ from .status_machine import describe_transitions
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 JSON = "application/json"
 
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="1-255 printable ASCII characters, unique per intended operation. A retry with the same key and "
+    "body replays the first response (`Idempotent-Replayed: true`); a different body is a 422; while the first "
+    "request runs, a 409. Kept 24 h, per user.",
+)
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="An ETag from a previous GET. If the parcel changed since, nothing is written and the answer is 412.",
+)
+IF_NONE_MATCH_PARAMETER = OpenApiParameter(
+    "If-None-Match", str, OpenApiParameter.HEADER, description="An ETag from a previous GET; unchanged → 304."
+)
+
+
+def etag_header(*statuses: int) -> OpenApiParameter:
+    """The ``ETag`` response header, documented on the given statuses."""
+    return OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=list(statuses), description="Strong ETag.")
+
+
 LIST_PARAMETERS = [
     OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at."),
     OpenApiParameter("page_size", int, description="Default 25; larger values are clamped to 100; < 1 is a 400."),
@@ -63,7 +91,13 @@ LIST_PARAMETERS = [
     ),
     retrieve=extend_schema(
         summary="Get a parcel",
-        responses={200: ParcelSerializer, **problems(401, 404, 429)},
+        description="Returns a strong `ETag`; send it back in `If-None-Match` to get a 304 when nothing changed.",
+        parameters=[IF_NONE_MATCH_PARAMETER, etag_header(200, 304)],
+        responses={
+            200: OpenApiResponse(ParcelSerializer, description="The parcel, with its ETag."),
+            304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
+            **problems(401, 404, 429),
+        },
     ),
 )
 class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -92,11 +126,25 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return [IsAuthenticated(), IsCarrierOrStaff()]
         return [IsAuthenticated()]
 
+    def retrieve(self, request: Request, pk: str) -> HttpResponse:
+        """Return the parcel, pre-rendered (from the cache when warm), with its ETag; 304 if unchanged."""
+        document = get_parcel_service().parcel_document(parcel_id=pk, user=request.user)
+        if document is None:
+            raise NotFound()
+        if not_modified(request, document.etag):
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(document.body, content_type=JSON)
+        response["ETag"] = document.etag
+        return response
+
     @extend_schema(
         summary="Create a parcel",
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=ParcelCreateSerializer,
-        responses={201: ParcelSerializer, **problems(400, 401, 413, 415, 429)},
+        responses={201: ParcelSerializer, **problems(400, 401, 409, 413, 415, 422, 429)},
     )
+    @idempotent
     def create(self, request: Request) -> Response:
         """Create a pending parcel owned by the caller; 201 with ``Location``."""
         serializer = ParcelCreateSerializer(data=request.data)
@@ -109,30 +157,36 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="Edit a pending parcel",
         description="Only while `pending`. An address in the body replaces the whole address.",
+        parameters=[IF_MATCH_PARAMETER, etag_header(200)],
         request=ParcelUpdateSerializer,
-        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 429)},
+        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 412, 413, 415, 429)},
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Edit the parcel's editable fields."""
         parcel = self.get_object()
         serializer = ParcelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        parcel = get_parcel_service().update(parcel=parcel, data=serializer.validated_data)
-        return Response(ParcelSerializer(parcel).data)
+        parcel = get_parcel_service().update(
+            parcel=parcel, data=serializer.validated_data, expected_version=expected_version(request, parcel)
+        )
+        return Response(ParcelSerializer(parcel).data, headers={"ETag": parcel.etag})
 
     @extend_schema(
         summary="Cancel a pending parcel",
         description="`pending` → `cancelled`, recording a `cancelled` event. Any other status is a 409.",
+        parameters=[IF_MATCH_PARAMETER, etag_header(200)],
         request=CancelRequestSerializer,
-        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 415, 429)},
+        responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 412, 415, 429)},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancel the parcel."""
         parcel = self.get_object()
         CancelRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
-        parcel = get_parcel_service().cancel(parcel=parcel, actor=request.user)
-        return Response(ParcelSerializer(parcel).data)
+        parcel = get_parcel_service().cancel(
+            parcel=parcel, actor=request.user, expected_version=expected_version(request, parcel)
+        )
+        return Response(ParcelSerializer(parcel).data, headers={"ETag": parcel.etag})
 
     @extend_schema(
         methods=["GET"],
@@ -143,11 +197,12 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         methods=["POST"],
         summary="Record a tracking event",
+        parameters=[IDEMPOTENCY_PARAMETER],
         description="Carriers and staff only. Moves the parcel through the status machine:\n\n"
         + describe_transitions()
         + "\n\nAnything else is a 409 `invalid_transition` and nothing is written.",
         request=TrackingEventCreateSerializer,
-        responses={201: TrackingEventSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 429)},
+        responses={201: TrackingEventSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 422, 429)},
     )
     @action(detail=True, methods=["get", "post"], url_path="events", url_name="events")
     def events(self, request: Request, pk: str) -> Response:
@@ -158,6 +213,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         events = TrackingEvent.objects.filter(parcel=parcel).order_by("occurred_at", "recorded_at")
         return Response(TrackingEventSerializer(events, many=True).data)
 
+    @idempotent
     def _record_event(self, request: Request) -> Response:
         parcel = self.get_object()
         serializer = TrackingEventCreateSerializer(data=request.data)
@@ -171,6 +227,7 @@ class TrackingView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle]  # per client IP; authentication is not even attempted here
 
     @extend_schema(
         tags=["tracking"],
@@ -199,6 +256,10 @@ class TrackingView(APIView):
 class TokenObtainView(jwt_views.TokenObtainPairView):
     """Exchange username and password for an access and a refresh token."""
 
+    # Brute-force protection: a tight per-IP budget for password guesses (THROTTLE_AUTH).
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
 
 @extend_schema(
     tags=["auth"],
@@ -207,6 +268,9 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """Exchange a refresh token for a new access token."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
 
 class HealthView(APIView):

@@ -8,3 +8,13 @@ ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = build_logging("json", env.str("LOG_LEVEL", default="WARNING").upper())
 DEMO_USERS_ENABLED = True
+
+# Tests exercise throttling explicitly with their own rates; elsewhere the limits must not interfere.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="100000/min"),
+        "user": env.str("THROTTLE_USER", default="100000/min"),
+        "auth": env.str("THROTTLE_AUTH", default="100000/min"),
+    },
+}

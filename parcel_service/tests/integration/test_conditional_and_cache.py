@@ -1,0 +1,227 @@
+"""ETags and conditional requests; the cached read path (query counts, freshness, single flight)."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from parcel_service.models import Parcel
+from parcel_service.services import ParcelService, get_parcel_service
+from parcel_service.tests.conftest_helpers import client_for
+from parcel_service.tests.factories import ParcelFactory, UserFactory
+
+from .helpers import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+def detail_url(parcel) -> str:
+    return reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/"
+
+
+def track_url(parcel) -> str:
+    return f"/api/v1/track/{parcel.tracking_number}/"
+
+
+# -- ETags ----------------------------------------------------------------------------------------------
+
+
+def test_detail_has_a_strong_etag_and_if_none_match_gives_304(customer_client, customer):
+    parcel = ParcelFactory(owner=customer)
+    first = customer_client.get(detail_url(parcel))
+    etag = first["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    not_modified = customer_client.get(detail_url(parcel), HTTP_IF_NONE_MATCH=etag)
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    assert not_modified["ETag"] == etag
+
+
+@pytest.mark.django_db(transaction=True)  # cache refreshes run on commit
+def test_etag_changes_on_every_change_including_events(customer_client, carrier_client, customer):
+    parcel = ParcelFactory(owner=customer)
+    etags = [customer_client.get(detail_url(parcel))["ETag"]]
+    customer_client.patch(detail_url(parcel), {"reference": "x"}, format="json")
+    etags.append(customer_client.get(detail_url(parcel))["ETag"])
+    carrier_client.post(
+        reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk}), {"status": "in_transit"}, format="json"
+    )
+    etags.append(customer_client.get(detail_url(parcel))["ETag"])
+    assert len(set(etags)) == 3
+    assert customer_client.get(detail_url(parcel), HTTP_IF_NONE_MATCH=etags[0]).status_code == 200
+
+
+def test_if_match_with_the_current_etag_lets_the_write_through(customer_client, customer):
+    parcel = ParcelFactory(owner=customer)
+    etag = customer_client.get(detail_url(parcel))["ETag"]
+    response = customer_client.patch(detail_url(parcel), {"reference": "ok"}, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 200
+    assert response["ETag"] != etag
+
+
+@pytest.mark.parametrize("if_match", ['"stale"', 'W/"{etag}"', '"{pk}-99"', "garbage"])
+def test_if_match_mismatch_is_412_and_nothing_changes(customer_client, customer, if_match):
+    parcel = ParcelFactory(owner=customer)
+    etag = customer_client.get(detail_url(parcel))["ETag"]
+    header = if_match.format(etag=etag.strip('"'), pk=parcel.pk)
+    assert_problem(
+        customer_client.patch(detail_url(parcel), {"reference": "x"}, format="json", HTTP_IF_MATCH=header),
+        412,
+        "precondition_failed",
+    )
+    assert_problem(
+        customer_client.post(detail_url(parcel) + "cancel/", HTTP_IF_MATCH=header), 412, "precondition_failed"
+    )
+    parcel.refresh_from_db()
+    assert (parcel.reference, parcel.status, parcel.version) != ("x", "cancelled", 2)
+    assert parcel.version == 1
+
+
+def test_if_match_star_and_no_if_match_proceed(customer_client, customer):
+    parcel = ParcelFactory(owner=customer)
+    assert (
+        customer_client.patch(detail_url(parcel), {"reference": "a"}, format="json", HTTP_IF_MATCH="*").status_code
+        == 200
+    )
+    assert customer_client.post(detail_url(parcel) + "cancel/").status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_patches_with_one_etag_one_wins_seven_get_412():
+    owner = UserFactory()
+    parcel = ParcelFactory(owner=owner)
+    etag = parcel.etag
+    barrier = threading.Barrier(8)
+
+    def patch(i):
+        try:
+            client = client_for(owner)
+            barrier.wait(timeout=30)
+            return client.patch(
+                detail_url(parcel), {"reference": f"writer-{i}"}, format="json", HTTP_IF_MATCH=etag
+            ).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(patch, range(8)))
+    assert statuses == [200] + [412] * 7
+    assert Parcel.objects.get(pk=parcel.pk).version == 2
+
+
+# -- cached reads ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_warm_tracking_lookup_runs_zero_queries(anon_client, django_assert_num_queries):
+    parcel = ParcelFactory()
+    cold = anon_client.get(track_url(parcel))
+    with django_assert_num_queries(0):
+        warm = anon_client.get(track_url(parcel))
+    assert warm.status_code == 200 and warm.content == cold.content
+
+
+def test_warm_tracking_lookup_runs_zero_queries_on_any_cache(anon_client, django_assert_num_queries):
+    parcel = ParcelFactory()
+    anon_client.get(track_url(parcel))
+    with django_assert_num_queries(0):
+        assert anon_client.get(track_url(parcel)).status_code == 200
+
+
+def test_warm_parcel_detail_runs_only_the_authentication_query(customer_client, customer, django_assert_num_queries):
+    parcel = ParcelFactory(owner=customer)
+    customer_client.get(detail_url(parcel))
+    with django_assert_num_queries(1):  # the user and their role, for the JWT
+        assert customer_client.get(detail_url(parcel)).status_code == 200
+
+
+def test_a_cached_parcel_is_still_invisible_to_another_customer(
+    customer_client, other_client, carrier_client, customer
+):
+    parcel = ParcelFactory(owner=customer)
+    assert customer_client.get(detail_url(parcel)).status_code == 200  # now cached
+    assert_problem(other_client.get(detail_url(parcel)), 404, "not_found")
+    assert carrier_client.get(detail_url(parcel)).status_code == 200
+
+
+@pytest.mark.parametrize("client_name", ["customer_client", "carrier_client"])
+def test_list_query_count_guard(request, client_name, customer, django_assert_max_num_queries):
+    ParcelFactory.create_batch(30, owner=customer)
+    client = request.getfixturevalue(client_name)
+    with django_assert_max_num_queries(2):
+        assert client.get("/api/v1/parcels/?page_size=25").status_code == 200
+
+
+def test_create_and_event_query_counts_are_bounded(customer_client, carrier_client, django_assert_max_num_queries):
+    from .test_parcels_api import LIST_URL, valid_body
+
+    with django_assert_max_num_queries(6):  # auth, savepoint pair, insert, tracking doc refresh (parcel + events)
+        created = customer_client.post(LIST_URL, valid_body(), format="json")
+    parcel = Parcel.objects.get(pk=created.json()["id"])
+    with django_assert_max_num_queries(9):  # auth, lookup, lock, insert event, update parcel, refresh
+        carrier_client.post(
+            reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk}), {"status": "in_transit"}, format="json"
+        )
+
+
+@pytest.mark.django_db(transaction=True)  # cache refreshes run on commit
+def test_write_then_read_through_a_warm_cache_is_never_stale(customer_client, carrier_client, anon_client, customer):
+    parcel = ParcelFactory(owner=customer)
+    events_url = reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk})
+    for i in range(100):
+        anon_client.get(track_url(parcel))  # keep both entries warm
+        customer_client.get(detail_url(parcel))
+        if i % 2:
+            customer_client.patch(detail_url(parcel), {"reference": f"r{i}"}, format="json") if i < 3 else None
+            response = carrier_client.post(events_url, {"status": "exception", "location": f"l{i}"}, format="json")
+            expected_status, expected_location = "exception", f"l{i}"
+        else:
+            response = carrier_client.post(events_url, {"status": "in_transit", "location": f"l{i}"}, format="json")
+            expected_status, expected_location = "in_transit", f"l{i}"
+        assert response.status_code == 201
+        tracked = anon_client.get(track_url(parcel)).json()
+        detail = customer_client.get(detail_url(parcel))
+        assert tracked["status"] == expected_status
+        assert tracked["events"][-1]["location"] == expected_location
+        assert len(tracked["events"]) == i + 1
+        assert detail.json()["status"] == expected_status
+        assert detail["ETag"] == f'"{parcel.pk}-{i + 2}"'
+
+
+def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
+    service = get_parcel_service()
+    calls = []
+
+    def slow_build(self, tracking_number):
+        calls.append(tracking_number)
+        time.sleep(0.2)
+        return b'{"tracking_number":"%s"}' % tracking_number.encode()
+
+    monkeypatch.setattr(ParcelService, "_tracking_document", slow_build)
+    barrier = threading.Barrier(10)
+
+    def lookup(_):
+        barrier.wait(timeout=10)
+        return service.track(tracking_number="RR473124829GB")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lookup, range(10)))
+    assert len(calls) == 1
+    assert set(results) == {b'{"tracking_number":"RR473124829GB"}'}
+
+
+def test_cache_keys_are_versioned_by_response_shape(monkeypatch, anon_client):
+    from parcel_service import services
+
+    parcel = ParcelFactory()
+    old_key = services.tracking_cache_key(parcel.tracking_number)
+    anon_client.get(track_url(parcel))
+    monkeypatch.setattr(services, "TRACKING_CACHE_SHAPE", services.TRACKING_CACHE_SHAPE + 1)
+    assert services.tracking_cache_key(parcel.tracking_number) != old_key
+    service = get_parcel_service()
+    service.cache.set(old_key, b'{"old":"shape"}')
+    assert b"old" not in anon_client.get(track_url(parcel)).content
