@@ -37,7 +37,9 @@ def free_port() -> int:
 def current_database_url() -> str:
     """``DATABASE_URL`` of the database pytest-django created for this run (PostgreSQL only)."""
     db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or 'x'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or 'x'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
 
 
 def wait_until_up(url: str, timeout: float = 30.0) -> None:

@@ -117,6 +117,7 @@ def test_eight_concurrent_patches_with_one_etag_one_wins_seven_get_412():
 
 
 @pytest.mark.redis
+@pytest.mark.cache
 def test_warm_tracking_lookup_runs_zero_queries(anon_client, django_assert_num_queries):
     parcel = ParcelFactory()
     cold = anon_client.get(track_url(parcel))
@@ -125,6 +126,7 @@ def test_warm_tracking_lookup_runs_zero_queries(anon_client, django_assert_num_q
     assert warm.status_code == 200 and warm.content == cold.content
 
 
+@pytest.mark.cache
 def test_warm_tracking_lookup_runs_zero_queries_on_any_cache(anon_client, django_assert_num_queries):
     parcel = ParcelFactory()
     anon_client.get(track_url(parcel))
@@ -132,6 +134,7 @@ def test_warm_tracking_lookup_runs_zero_queries_on_any_cache(anon_client, django
         assert anon_client.get(track_url(parcel)).status_code == 200
 
 
+@pytest.mark.cache
 def test_warm_parcel_detail_runs_only_the_authentication_query(customer_client, customer, django_assert_num_queries):
     parcel = ParcelFactory(owner=customer)
     customer_client.get(detail_url(parcel))
@@ -139,6 +142,7 @@ def test_warm_parcel_detail_runs_only_the_authentication_query(customer_client, 
         assert customer_client.get(detail_url(parcel)).status_code == 200
 
 
+@pytest.mark.cache
 def test_a_cached_parcel_is_still_invisible_to_another_customer(
     customer_client, other_client, carrier_client, customer
 ):
@@ -192,6 +196,7 @@ def test_write_then_read_through_a_warm_cache_is_never_stale(customer_client, ca
         assert detail["ETag"] == f'"{parcel.pk}-{i + 2}"'
 
 
+@pytest.mark.cache
 def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
     service = get_parcel_service()
     calls = []
@@ -214,6 +219,7 @@ def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
     assert set(results) == {b'{"tracking_number":"RR473124829GB"}'}
 
 
+@pytest.mark.cache
 def test_cache_keys_are_versioned_by_response_shape(monkeypatch, anon_client):
     from parcel_service import services
 

@@ -32,11 +32,13 @@ def test_liveness_touches_nothing(client, db, django_assert_num_queries):
 
 
 @pytest.mark.django_db
+@pytest.mark.cache
 def test_readiness_reports_database_and_cache(client):
     assert client.get("/api/v1/health/ready").json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
 
 
 @pytest.mark.django_db
+@pytest.mark.cache
 def test_readiness_is_503_when_the_database_is_down(client, monkeypatch):
     monkeypatch.setattr("parcel_service.health.connection.cursor", _raise_operational_error)
     response = client.get("/api/v1/health/ready/")

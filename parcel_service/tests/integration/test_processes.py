@@ -60,8 +60,10 @@ def test_metrics_count_requests_served_by_two_workers():
     assert len([pid for pid, n in per_worker.items() if n > 0]) == 2, per_worker
     assert sum(per_worker.values()) == 201  # the burst plus the start-up probe
     line = next(
-        ln for ln in page.splitlines()
-        if ln.startswith("django_http_requests_total_by_view_transport_method_total") and '"parcel_service:health"' in ln
+        ln
+        for ln in page.splitlines()
+        if ln.startswith("django_http_requests_total_by_view_transport_method_total")
+        and '"parcel_service:health"' in ln
     )
     assert float(line.rsplit(" ", 1)[1]) == 201
 
@@ -71,7 +73,9 @@ def test_throttle_limit_holds_across_two_workers():
     with gunicorn(workers=2, THROTTLE_ANON="10/min") as server:
         statuses = []
         for _ in range(30):  # sequential, each on a new connection: any worker may take it
-            statuses.append(requests.get(f"{server.url}/api/v1/track/{parcel.tracking_number}/", timeout=10).status_code)
+            statuses.append(
+                requests.get(f"{server.url}/api/v1/track/{parcel.tracking_number}/", timeout=10).status_code
+            )
         per_worker = per_worker_request_counts(server.metrics_dir, "parcel_service:track")
     assert statuses.count(200) == 10
     assert statuses.count(429) == 20
@@ -115,29 +119,30 @@ def test_database_outage_and_recovery_without_restart():
 def test_hung_and_unreachable_redis_cost_at_most_a_socket_timeout():
     user = UserFactory(carrier=True)
     parcel = ParcelFactory(owner=user, status="in_transit")
-    with redis_server() as (redis_process, redis_port):
-        with gunicorn(workers=1, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", CACHE_SOCKET_TIMEOUT_S="0.25") as server:
-            headers = bearer(user)
-            assert requests.get(f"{server.url}/api/v1/track/{parcel.tracking_number}/", timeout=10).status_code == 200
-            os.kill(redis_process.pid, signal.SIGSTOP)
-            try:
-                timings = []
-                for path, method in [
-                    (f"/api/v1/track/{parcel.tracking_number}/", "get"),
-                    (f"/api/v1/parcels/{parcel.pk}/", "get"),
-                    ("/api/v1/parcels/", "get"),
-                    (f"/api/v1/parcels/{parcel.pk}/events/", "post"),
-                    (f"/api/v1/parcels/{parcel.pk}/events/", "get"),
-                ]:
-                    started = time.monotonic()
-                    kwargs = {"json": {"status": "in_transit"}} if method == "post" else {}
-                    response = getattr(requests, method)(f"{server.url}{path}", headers=headers, timeout=10, **kwargs)
-                    timings.append(time.monotonic() - started)
-                    assert response.status_code in (200, 201), (path, response.text)
-                ready = requests.get(f"{server.url}/api/v1/health/ready/", timeout=10)
-                assert ready.status_code == 200 and ready.json()["status"] == "degraded"
-            finally:
-                os.kill(redis_process.pid, signal.SIGCONT)
+    with redis_server() as (redis_process, redis_port), gunicorn(
+        workers=1, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", CACHE_SOCKET_TIMEOUT_S="0.25"
+    ) as server:
+        headers = bearer(user)
+        assert requests.get(f"{server.url}/api/v1/track/{parcel.tracking_number}/", timeout=10).status_code == 200
+        os.kill(redis_process.pid, signal.SIGSTOP)
+        try:
+            timings = []
+            for path, method in [
+                (f"/api/v1/track/{parcel.tracking_number}/", "get"),
+                (f"/api/v1/parcels/{parcel.pk}/", "get"),
+                ("/api/v1/parcels/", "get"),
+                (f"/api/v1/parcels/{parcel.pk}/events/", "post"),
+                (f"/api/v1/parcels/{parcel.pk}/events/", "get"),
+            ]:
+                started = time.monotonic()
+                kwargs = {"json": {"status": "in_transit"}} if method == "post" else {}
+                response = getattr(requests, method)(f"{server.url}{path}", headers=headers, timeout=10, **kwargs)
+                timings.append(time.monotonic() - started)
+                assert response.status_code in (200, 201), (path, response.text)
+            ready = requests.get(f"{server.url}/api/v1/health/ready/", timeout=10)
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        finally:
+            os.kill(redis_process.pid, signal.SIGCONT)
     # The first request pays one socket timeout (0.25 s) and opens the breaker; the rest skip Redis.
     assert max(timings) < 0.25 * 2 + 0.5, timings
     assert sum(timings[1:]) < 1.0, timings
@@ -151,7 +156,11 @@ def test_statement_timeout_cuts_a_slow_query_and_the_worker_keeps_serving():
     parcel = ParcelFactory(status="in_transit")
     db = connection.settings_dict
     blocker = psycopg2.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
     )
     try:
         with gunicorn(workers=1, DB_STATEMENT_TIMEOUT_MS="300") as server:
@@ -159,7 +168,12 @@ def test_statement_timeout_cuts_a_slow_query_and_the_worker_keeps_serving():
             with blocker.cursor() as cursor:  # hold the parcel's row lock: the event's SELECT ... FOR UPDATE waits
                 cursor.execute("SELECT id FROM parcel_service_parcel WHERE id = %s FOR UPDATE", [str(parcel.pk)])
                 started = time.monotonic()
-                slow = requests.post(f"{server.url}/api/v1/parcels/{parcel.pk}/events/", json={"status": "in_transit"}, headers=headers, timeout=10)
+                slow = requests.post(
+                    f"{server.url}/api/v1/parcels/{parcel.pk}/events/",
+                    json={"status": "in_transit"},
+                    headers=headers,
+                    timeout=10,
+                )
                 elapsed = time.monotonic() - started
             blocker.rollback()
             assert slow.status_code == 503
@@ -167,7 +181,12 @@ def test_statement_timeout_cuts_a_slow_query_and_the_worker_keeps_serving():
             assert "statement timeout" not in slow.text
             assert elapsed < 3
             assert not TrackingEvent.objects.filter(parcel=parcel).exists()
-            again = requests.post(f"{server.url}/api/v1/parcels/{parcel.pk}/events/", json={"status": "in_transit"}, headers=headers, timeout=10)
+            again = requests.post(
+                f"{server.url}/api/v1/parcels/{parcel.pk}/events/",
+                json={"status": "in_transit"},
+                headers=headers,
+                timeout=10,
+            )
             assert again.status_code == 201
     finally:
         blocker.close()

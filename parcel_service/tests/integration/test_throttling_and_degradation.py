@@ -25,6 +25,7 @@ def tight_rates(monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "4/min", "auth": "2/min"})
 
 
+@pytest.mark.cache  # throttle counters live in the cache
 def test_anonymous_tracking_is_throttled_per_ip_with_retry_after(anon_client, tight_rates):
     parcel = ParcelFactory()
     statuses = [anon_client.get(f"/api/v1/track/{parcel.tracking_number}/").status_code for _ in range(4)]
@@ -36,6 +37,7 @@ def test_anonymous_tracking_is_throttled_per_ip_with_retry_after(anon_client, ti
     assert other_ip.status_code == 200
 
 
+@pytest.mark.cache  # throttle counters live in the cache
 def test_login_brute_force_hits_429(anon_client, customer, tight_rates):
     statuses = [
         anon_client.post(
@@ -46,6 +48,7 @@ def test_login_brute_force_hits_429(anon_client, customer, tight_rates):
     assert statuses == [401, 401, 429]
 
 
+@pytest.mark.cache  # throttle counters live in the cache
 def test_authenticated_users_are_throttled_per_user(customer_client, other_client, tight_rates):
     statuses = [customer_client.get(LIST_URL).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
