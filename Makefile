@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
-PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
 .PHONY: venv run test lint format lock schema schema-check serve clean
 
@@ -50,3 +50,7 @@ schema-check: venv
 
 clean:
 	rm -rf $(VENV) staticfiles .coverage .pytest_cache .ruff_cache
+
+## serve: what the image runs, locally: prod settings, collectstatic, Gunicorn (set SECRET_KEY, DATABASE_URL, REDIS_URL, ALLOWED_HOSTS)
+serve: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/serve.sh

@@ -18,6 +18,7 @@ import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -319,6 +320,16 @@ def handler500(request: HttpRequest) -> HttpResponse:
     return problem_response(problem(500, "server_error", "An unexpected error occurred."))
 
 
+@csrf_exempt  # a 404 changes nothing; without this a POST to an unknown URL would be a CSRF 403
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Catch-all view for unknown ``/api/`` URLs: a problem+json 404 in every environment."""
     return problem_response(problem(404, "not_found", "Not found."))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: problem+json under ``/api/`` (the admin keeps Django's page)."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    if not _is_api(request):
+        return django_csrf_failure(request, reason)
+    return problem_response(problem(403, "permission_denied", "CSRF verification failed."))

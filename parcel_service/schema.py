@@ -68,3 +68,32 @@ def problems(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
 
 
 HealthSerializer = inline_serializer("Health", fields={"status": serializers.CharField()})
+
+
+def forbid_unknown_request_fields(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular post-processing hook: request bodies declare what the serializers enforce.
+
+    The input serializers reject unknown fields (400 ``unknown_field``) and NUL characters; the schema
+    says so (``additionalProperties: false``, a no-NUL ``pattern`` on free-text strings), so generated
+    clients and schema-driven tests know these are errors, not something ignored.
+
+    Args:
+        result: The generated OpenAPI document.
+        generator: The schema generator (unused).
+        request: The schema request (unused).
+        public: Whether the schema is public (unused).
+
+    Returns:
+        The document, with every ``*Request`` object component closed.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+            for field in component.get("properties", {}).values():
+                if field.get("type") == "string" and not ({"pattern", "format", "enum"} & field.keys()):
+                    # NUL cannot be stored in PostgreSQL text; the API refuses it with a 400.
+                    field["pattern"] = NO_NUL_PATTERN
+    return result
+
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pycountry
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -35,7 +36,15 @@ class StrictStringMixin:
 
 
 class StrictCharField(StrictStringMixin, serializers.CharField):
-    """A ``CharField`` that accepts only JSON strings."""
+    """A ``CharField`` that accepts only JSON strings and keeps them verbatim (no whitespace trimming).
+
+    Trimming would turn a schema-valid ``" "`` into a "blank" error and silently alter what the client
+    sent; the API stores what it was given.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
 
 class StrictEmailField(StrictStringMixin, serializers.EmailField):
@@ -71,6 +80,16 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def _country_pattern() -> str:
+    """A regular expression matching exactly the assigned codes, in any letter case, for the OpenAPI schema."""
+    alternatives = "|".join(
+        "".join(f"[{letter}{letter.lower()}]" for letter in country.alpha_2)
+        for country in sorted(pycountry.countries, key=lambda c: c.alpha_2)
+    )
+    return f"^(?:{alternatives})$"
+
+
+@extend_schema_field({"type": "string", "minLength": 2, "maxLength": 2, "pattern": _country_pattern()})
 class CountryField(StrictCharField):
     """An ISO 3166-1 alpha-2 country code that is really assigned; case-insensitive in, upper-case out."""
 

@@ -61,7 +61,8 @@ def normalize(raw: str) -> str:
     Raises:
         InvalidTrackingNumber: The input is malformed or its check digit is wrong.
     """
-    if len(raw) > _MAX_RAW_LENGTH:
+    # ASCII first: str.upper() maps some non-ASCII letters onto ASCII ones (U+017F LONG S -> "S").
+    if len(raw) > _MAX_RAW_LENGTH or not raw.isascii():
         raise InvalidTrackingNumber()
     candidate = raw.replace(" ", "").upper()
     if not is_valid(candidate):

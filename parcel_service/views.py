@@ -53,7 +53,7 @@ JSON = "application/json"
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     description="1-255 printable ASCII characters, unique per intended operation. A retry with the same key and "
     "body replays the first response (`Idempotent-Replayed: true`); a different body is a 422; while the first "
@@ -77,7 +77,11 @@ def etag_header(*statuses: int) -> OpenApiParameter:
 
 LIST_PARAMETERS = [
     OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at."),
-    OpenApiParameter("page_size", int, description="Default 25; larger values are clamped to 100; < 1 is a 400."),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1},
+        description="Default 25; larger values are clamped to 100; < 1 is a 400.",
+    ),
     OpenApiParameter("cursor", str, description="Opaque cursor from `next` / `previous`."),
 ]
 
@@ -204,7 +208,14 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         request=TrackingEventCreateSerializer,
         responses={201: TrackingEventSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 422, 429)},
     )
-    @action(detail=True, methods=["get", "post"], url_path="events", url_name="events")
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="events",
+        url_name="events",
+        pagination_class=None,  # a parcel's timeline is short and returned whole, as a plain array
+        filter_backends=[],
+    )
     def events(self, request: Request, pk: str) -> Response:
         """List the parcel's events (GET) or record a new one (POST)."""
         if request.method == "POST":
@@ -234,7 +245,15 @@ class TrackingView(APIView):
         operation_id="track_parcel",
         summary="Track a parcel",
         description="Case-insensitive; spaces are ignored. Malformed or wrong check digit → 400; unknown → 404.",
-        parameters=[OpenApiParameter("tracking_number", str, OpenApiParameter.PATH, description="e.g. CP123456785NL")],
+        parameters=[
+            OpenApiParameter(
+                "tracking_number",
+                {"type": "string", "maxLength": 64, "pattern": "^( *[A-Za-z]){2}( *[0-9]){9}( *[A-Za-z]){2} *$"},
+                OpenApiParameter.PATH,
+                description="UPU S10, e.g. CP123456785NL; case-insensitive, spaces ignored. The last of the nine "
+                "digits is a check digit: a number that matches the pattern but fails the check is a 400.",
+            )
+        ],
         responses={200: PublicTrackingSerializer, **problems(400, 404, 429)},
     )
     def get(self, request: Request, tracking_number: str) -> HttpResponse:

@@ -170,6 +170,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+CSRF_FAILURE_VIEW = "parcel_service.exceptions.csrf_failure"
+
 # 1 MiB: larger API bodies are refused with 413 (see BodySizeLimitMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -244,7 +246,10 @@ SPECTACULAR_SETTINGS = {
         "ParcelOrderingEnum": ["-created_at", "created_at", "-updated_at", "updated_at"],
     },
     "APPEND_COMPONENTS": {},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "parcel_service.schema.forbid_unknown_request_fields",
+    ],
 }
 
 TRACKING_NUMBER_PREFIX = env.str("TRACKING_NUMBER_PREFIX", default="CP")

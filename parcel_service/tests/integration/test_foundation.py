@@ -75,6 +75,21 @@ def test_unknown_api_url_is_a_problem_404(client):
     assert_problem(client.get("/api/nothing"), 404, "not_found")
 
 
+@pytest.mark.parametrize("method", ["post", "patch", "delete"])
+def test_unsafe_methods_on_unknown_api_urls_are_problem_404_not_csrf_403(method):
+    client = Client(enforce_csrf_checks=True)
+    assert_problem(getattr(client, method)("/api/v1/parcels/%C2%84/cancel/"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_csrf_failure_under_api_is_problem_json(rf):
+    from parcel_service.exceptions import csrf_failure
+
+    response = csrf_failure(rf.post("/api/v1/x"), "no token")
+    assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+    assert csrf_failure(rf.post("/admin/"), "no token")["Content-Type"].startswith("text/html")
+
+
 def test_unknown_non_api_url_is_html(client):
     response = client.get("/nothing-here/")
     assert response.status_code == 404

@@ -79,6 +79,19 @@ def test_search_by_tracking_number_reference_and_recipient_name(customer_client,
     assert ids(customer_client.get(f"{LIST_URL}?search={a.tracking_number.lower()}")) == [str(a.pk)]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_before=0007-01-16T20%3A25%3A30.489637-17%3A21",  # an offset PostgreSQL itself would refuse
+        "created_after=0001-01-01T00%3A00%3A00%2B10%3A00",  # before year 1 in UTC
+        "created_before=9999-12-31T23%3A00%3A00-10%3A00",  # after year 9999 in UTC
+    ],
+)
+def test_extreme_but_valid_datetimes_are_answered_not_500(customer_client, customer, query):
+    ParcelFactory(owner=customer)
+    assert customer_client.get(f"{LIST_URL}?{query}").status_code == 200
+
+
 def test_page_size_is_clamped_to_100(customer_client, customer):
     ParcelFactory.create_batch(101, owner=customer)
     assert len(ids(customer_client.get(f"{LIST_URL}?page_size=500"))) == 100
@@ -90,6 +103,7 @@ def test_page_size_is_clamped_to_100(customer_client, customer):
         ("status=teleported", "/query/status"),
         ("ordering=owner", "/query/ordering"),
         ("created_after=yesterday", "/query/created_after"),
+        ("created_before=", "/query/created_before"),
         ("page_size=0", "/query/page_size"),
         ("page_size=ten", "/query/page_size"),
         ("page_size=-5", "/query/page_size"),

@@ -327,3 +327,8 @@ def test_cancel_with_a_body_field_is_rejected(customer_client, customer):
 def test_carrier_cannot_cancel(carrier_client, customer):
     parcel = ParcelFactory(owner=customer)
     assert_problem(carrier_client.post(cancel_url(parcel)), 403, "permission_denied")
+
+
+def test_a_lone_surrogate_escape_is_a_parse_error(customer_client):
+    response = customer_client.post(LIST_URL, b'{"reference": "\\udb9b"}', content_type="application/json")
+    assert_problem(response, 400, "parse_error")

@@ -119,9 +119,10 @@ def test_database_outage_and_recovery_without_restart():
 def test_hung_and_unreachable_redis_cost_at_most_a_socket_timeout():
     user = UserFactory(carrier=True)
     parcel = ParcelFactory(owner=user, status="in_transit")
-    with redis_server() as (redis_process, redis_port), gunicorn(
-        workers=1, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", CACHE_SOCKET_TIMEOUT_S="0.25"
-    ) as server:
+    with (
+        redis_server() as (redis_process, redis_port),
+        gunicorn(workers=1, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", CACHE_SOCKET_TIMEOUT_S="0.25") as server,
+    ):
         headers = bearer(user)
         assert requests.get(f"{server.url}/api/v1/track/{parcel.tracking_number}/", timeout=10).status_code == 200
         os.kill(redis_process.pid, signal.SIGSTOP)

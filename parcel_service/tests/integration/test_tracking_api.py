@@ -34,7 +34,9 @@ def test_tracking_is_case_insensitive_and_ignores_spaces(anon_client):
     assert response.json()["tracking_number"] == parcel.tracking_number
 
 
-@pytest.mark.parametrize("bad", ["CP123456784NL", "CP12345678NL", "hello", "..", "CP1234567%0085NL", "x" * 300])
+@pytest.mark.parametrize(
+    "bad", ["CP123456784NL", "CP12345678NL", "hello", "..", "CP1234567%0085NL", "x" * 300, "%C5%BFP123456785NL"]
+)
 def test_malformed_or_bad_check_digit_is_400(anon_client, bad):
     assert_problem(anon_client.get(f"/api/v1/track/{bad}/"), 400, "invalid_tracking_number")
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Container entry point: the image's default command serves HTTP; anything else is a one-off.
+#   (no arguments) | gunicorn ...   -> exec Gunicorn (the image's CMD)
+#   --workers 4 ...                 -> exec Gunicorn with the default config and app plus these options
+#   migrate | check | shell | ...   -> exec `python manage.py <command> ...` (any manage.py command)
+#   manage <command> ...            -> the same, spelled explicitly
+#   python | bash | sh ...          -> exec as given (debugging)
+# Migrations never run on start: they are a separate, explicit step (`docker run ... migrate`, the
+# Kubernetes migrate Job), so replicas starting together never race on the schema.
+set -euo pipefail
+
+# prometheus_client writes metric files there as soon as a metric exists, in every process that
+# imports the app (manage.py commands too); Gunicorn's on_starting hook also empties it.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
+if [ "$#" -eq 0 ]; then
+  set -- gunicorn --config gunicorn.conf.py core_project.wsgi:application
+fi
+
+case "$1" in
+  gunicorn)
+    exec "$@"
+    ;;
+  -*)
+    exec gunicorn --config gunicorn.conf.py "$@" core_project.wsgi:application
+    ;;
+  manage)
+    shift
+    exec python manage.py "$@"
+    ;;
+  python | python3 | bash | sh)
+    exec "$@"
+    ;;
+  *)
+    exec python manage.py "$@"
+    ;;
+esac

@@ -1,0 +1,160 @@
+"""Gunicorn configuration for the container image, ``make serve`` and Kubernetes.
+
+Gunicorn reads this file in the master process before Django is imported, so it cannot use the
+Django settings' ``env`` object; the few process-level knobs below are read from ``os.environ``
+directly. Application configuration stays in ``core_project.settings``.
+
+Environment:
+    GUNICORN_BIND: address to listen on (default ``0.0.0.0:8000``, the container port).
+    WEB_CONCURRENCY: number of sync workers (default ``min(2 * CPUs + 1, 8)``, CPUs from the
+        process's CPU affinity and cgroup quota, so a pod limited to 1 CPU gets 3, not 2 * node + 1).
+    FORWARDED_ALLOW_IPS: peers trusted to set ``X-Forwarded-*`` for Gunicorn (default ``127.0.0.1``).
+    GUNICORN_ACCESS_LOG: any value but empty/``0``/``false`` turns on Gunicorn's own access log.
+    PROMETHEUS_MULTIPROC_DIR: when set, emptied at start and shared by all workers for ``/metrics``.
+    LOG_LEVEL: level of Gunicorn's error log (default ``INFO``), like the application's.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _cpu_count() -> int:
+    """CPUs this process may really use: its affinity mask, lowered to a cgroup v2 CPU quota if any."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = multiprocessing.cpu_count()
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 CPU limit visible: keep the affinity count
+    return max(1, cpus)
+
+
+def _enabled(name: str) -> bool:
+    """Whether an on/off environment variable is switched on (set, and not empty/0/false/no/off)."""
+    return os.environ.get(name, "").strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+# --- Server socket -----------------------------------------------------------------------------
+# All interfaces by default: inside a container the port is only reachable through the pod/container
+# network. `make serve` and the CI smoke test bind 127.0.0.1 instead.
+bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
+
+# --- Workers -------------------------------------------------------------------------------------
+# Sync workers: the API is short, database-bound requests; one request per process keeps Django's
+# connection handling simple and a slow request cannot starve others in the same worker. Capped at 8:
+# beyond that, add replicas rather than processes (each worker holds its own PostgreSQL connection).
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * _cpu_count() + 1, 8)))
+worker_class = "sync"
+# A worker silent this long is killed and replaced. Above PostgreSQL's statement_timeout (5 s) and
+# connect timeouts, so only a truly stuck worker hits it.
+timeout = 30
+# SIGTERM → workers finish their in-flight request for up to this long, then are killed. Kept below
+# Kubernetes' default terminationGracePeriodSeconds (30 s) minus the preStop sleep (5 s), so Gunicorn
+# exits on its own before the kubelet's SIGKILL.
+graceful_timeout = 20
+# Keep-alive between the ingress/load balancer and Gunicorn; longer than the typical 1-2 s of a
+# client-facing server because the peer is a proxy that reuses connections.
+keepalive = 5
+# Recycle workers now and then so slow leaks cannot grow without bound; the jitter keeps workers
+# from restarting all at once.
+max_requests = 1000
+max_requests_jitter = 100
+# The worker heartbeat file is touched on every request; on tmpfs that is never a disk write, and it
+# still works with a read-only root filesystem (the pod mounts a memory emptyDir at /dev/shm).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# Runtime control socket (gunicornc) is off: it would live under $HOME, which the non-root image
+# user does not have, and operations go through Kubernetes, not a shell in the pod.
+control_socket_disable = True
+
+# --- Proxies -------------------------------------------------------------------------------------
+# Peers whose X-Forwarded-Proto/-For Gunicorn believes. Never "*" by default: that would let any
+# client claim HTTPS. Django itself decides the scheme from X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER)
+# and the client IP from X-Forwarded-For with NUM_PROXIES; this only affects Gunicorn's own view.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# --- Logging -------------------------------------------------------------------------------------
+# The application writes one JSON access line per request with its request_id
+# (parcel_service.access), so Gunicorn's access log would only duplicate it: off unless asked for.
+_ACCESS_LOG = _enabled("GUNICORN_ACCESS_LOG")
+accesslog = "-" if _ACCESS_LOG else None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
+
+# Gunicorn's own lines (boot, worker start/exit, timeouts) as the same JSON objects on stdout as the
+# application's (core_project.settings.base.build_logging), so one log pipeline parses both.
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "parcel_service.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": loglevel.upper(), "propagate": False},
+        # Gunicorn enables its access logger whenever logconfig_dict is set; with no handler and
+        # WARNING level its INFO lines go nowhere unless GUNICORN_ACCESS_LOG asks for them.
+        "gunicorn.access": {
+            "handlers": ["console"] if _ACCESS_LOG else [],
+            "level": "INFO" if _ACCESS_LOG else "WARNING",
+            "propagate": False,
+        },
+    },
+}
+
+
+# --- Prometheus multiprocess mode ----------------------------------------------------------------
+def on_starting(server: Any) -> None:
+    """Empty and create ``PROMETHEUS_MULTIPROC_DIR`` in the master, before any worker writes to it.
+
+    Each worker writes its metrics to ``*.db`` files in that directory and ``/metrics`` aggregates
+    them. Files left by a previous run (a restarted container keeps its emptyDir) would be counted
+    again, so they are removed. Only those files: a mistyped path must never cost anything else.
+
+    Args:
+        server: The Gunicorn arbiter.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    stale = list(path.glob("*.db"))
+    for file in stale:
+        file.unlink(missing_ok=True)
+    server.log.info("prometheus multiprocess directory ready: %s (%d stale files removed)", directory, len(stale))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Tell prometheus_client that a worker died, so its live gauges stop being reported.
+
+    Args:
+        server: The Gunicorn arbiter.
+        worker: The worker that exited.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
