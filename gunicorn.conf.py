@@ -70,7 +70,8 @@ max_requests = 1000
 max_requests_jitter = 100
 # The worker heartbeat file is touched on every request; on tmpfs that is never a disk write, and it
 # still works with a read-only root filesystem (the pod mounts a memory emptyDir at /dev/shm).
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108 - tmpfs for the heartbeat, see above
+_SHM = "/dev/shm"  # noqa: S108  # nosec B108 - a tmpfs for the heartbeat file, as explained above
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 # Runtime control socket (gunicornc) is off: it would live under $HOME, which the non-root image
 # user does not have, and operations go through Kubernetes, not a shell in the pod.
 control_socket_disable = True

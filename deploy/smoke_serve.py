@@ -353,7 +353,8 @@ def load_gunicorn_setting(name: str) -> object:
     """A value from gunicorn.conf.py, read the way Gunicorn reads it (executing the file)."""
     namespace: dict[str, object] = {"__file__": str(ROOT / "gunicorn.conf.py"), "__name__": "__config__"}
     # The repository's own config file, executed exactly as Gunicorn executes it; no outside input.
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)  # noqa: S102  # nosec B102
+    code = compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec")
+    exec(code, namespace)  # noqa: S102  # nosec B102
     return namespace[name]
 
 
