@@ -10,7 +10,7 @@ never reach PostgreSQL (which cannot store them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pycountry
@@ -190,6 +190,33 @@ class ParcelSerializer(serializers.Serializer):
     estimated_delivery = serializers.DateField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """Render a parcel: the declared fields above, spelled out by hand.
+
+        Profiling showed DRF's generic field-by-field rendering (two nested serializers per parcel)
+        dominating list responses. The declared fields still define the OpenAPI schema, and a unit test
+        asserts this output equals DRF's generic rendering for every field.
+        """
+        return {
+            "id": str(instance.id),
+            "tracking_number": instance.tracking_number,
+            "status": instance.status,
+            "reference": instance.reference,
+            "sender": instance.sender,
+            "recipient": instance.recipient,
+            "weight_grams": instance.weight_grams,
+            "dimensions_mm": instance.dimensions_mm,
+            "estimated_delivery": instance.estimated_delivery.isoformat() if instance.estimated_delivery else None,
+            "created_at": rfc3339(instance.created_at),
+            "updated_at": rfc3339(instance.updated_at),
+        }
+
+
+def rfc3339(value: datetime) -> str:
+    """Format an aware datetime exactly as DRF's ``DateTimeField`` does with ``TIME_ZONE = "UTC"``."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class CancelRequestSerializer(StrictSerializer):
