@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv run test lint format lock schema schema-check serve clean
+.PHONY: venv run test lint format lock schema schema-check serve bench soak clean
 
 $(STAMP): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ clean:
 ## serve: what the image runs, locally: prod settings, collectstatic, Gunicorn (set SECRET_KEY, DATABASE_URL, REDIS_URL, ALLOWED_HOSTS)
 serve: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/serve.sh
+
+## bench: the performance benchmark (prod settings, Gunicorn, PostgreSQL + Redis, wrk); see bench/README.md
+bench: venv
+	bash bench/run.sh

@@ -1,0 +1,882 @@
+"""Reproducible HTTP benchmark of the Parcel Service (``make bench`` -> ``bash bench/run.sh`` -> this file).
+
+Seeds a dedicated PostgreSQL database with ``manage.py seed_parcels``, serves it with Gunicorn exactly as
+production does (prod settings, sync workers, Redis cache), drives it with wrk (Lua scripts in
+``bench/lua``) and measures every endpoint *relative to* ``GET /api/v1/health/`` measured right before and
+right after it, so the numbers compare across machines and noisy neighbours. Writes
+``bench/results/latest.json`` and ``bench/results/latest.md``. See ``bench/README.md``.
+
+Only the standard library, ``requests`` and the project's own dependencies (psycopg2, redis) are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+LUA = BENCH / "lua"
+RESULTS = BENCH / "results"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+PASSWORD = "bench-only-password-7c1f"  # set on bench-shipper / bench-carrier of the bench database only
+BODY_CREATE = {
+    "reference": "bench-create",
+    "sender": {
+        "name": "Bench Shipping BV",
+        "street": "Damrak 1",
+        "city": "Amsterdam",
+        "postal_code": "1012 LG",
+        "country": "NL",
+    },
+    "recipient": {
+        "name": "Grace Hopper",
+        "street": "Unter den Linden 1",
+        "city": "Berlin",
+        "postal_code": "10117",
+        "country": "DE",
+        "email": "grace@example.com",
+    },
+    "weight_grams": 1200,
+    "dimensions_mm": {"length": 300, "width": 200, "height": 100},
+}
+BODY_EVENT = {"status": "in_transit", "location": "Bench hub", "description": "Scan"}
+
+
+def env_int(name: str, default: int) -> int:
+    """Integer environment variable with a default."""
+    return int(os.environ.get(name) or default)
+
+
+@dataclass
+class Config:
+    """Knobs, all from the environment (see bench/README.md)."""
+
+    quick: bool = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
+    duration: int = 0
+    workers: int = env_int("BENCH_WORKERS", 3)
+    threads: int = env_int("BENCH_THREADS", 2)
+    connections: int = env_int("BENCH_CONNECTIONS", 8)
+    latency_connections: int = env_int("BENCH_LATENCY_CONNECTIONS", 2)
+    datasets: list[str] = field(
+        default_factory=lambda: [d.strip() for d in os.environ.get("BENCH_DATASETS", "10k,1m").split(",") if d.strip()]
+    )
+    pg_url: str = os.environ.get("BENCH_PG_URL", "postgres://postgres:bench@127.0.0.1:5432")
+    db_name: str = os.environ.get("BENCH_DB", "parcel_bench")
+    redis_db: int = env_int("BENCH_REDIS_DB", 13)
+    redis_host: str = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1:6379")
+    deep_pages: int = env_int("BENCH_DEEP_PAGES", 1000)
+    results: Path = Path(os.environ.get("BENCH_RESULTS", str(RESULTS)))
+
+    def __post_init__(self) -> None:
+        self.duration = env_int("BENCH_DURATION", 3 if self.quick else 10)
+
+    @property
+    def database_url(self) -> str:
+        """URL of the dedicated bench database."""
+        return f"{self.pg_url.rstrip('/')}/{self.db_name}"
+
+    @property
+    def redis_url(self) -> str:
+        """URL of the dedicated bench Redis database."""
+        return f"redis://{self.redis_host}/{self.redis_db}"
+
+
+DATASETS = {
+    "10k": {"parcels": 10_000, "owners": 100, "shipper_share": 1_000},
+    "1m": {"parcels": 1_000_000, "owners": 100, "shipper_share": 100_000},
+}
+EVENTS_PER_PARCEL = 3
+READ_ENDPOINTS = (
+    "tracking_warm",
+    "tracking_cold",
+    "customer_list",
+    "carrier_list_first",
+    "carrier_list_deep",
+    "detail",
+)
+WRITE_ENDPOINTS = ("create", "add_event", "add_event_one_parcel")
+ENDPOINTS = READ_ENDPOINTS + WRITE_ENDPOINTS
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (stdout carries the final table)."""
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, Python, OS and the date of the run."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10, cwd=ROOT)
+    return {
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgres": None,
+        "wrk": wrk_version[0] if wrk_version else "unknown",
+        "git_commit": git.stdout.strip() + ("-dirty" if dirty.stdout.strip() else ""),
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+class Bench:
+    """One benchmark run: database, server, load generator, report."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tmp = Path(tempfile.mkdtemp(prefix="parcel-bench-"))
+        self.server: subprocess.Popen[bytes] | None = None
+        self.server_log = self.tmp / "gunicorn.log"
+        self.port = 0
+        # Exactly four top-level keys; details of the run (knobs, seeding time, baselines, RSS per dataset)
+        # live under machine.run.
+        self.results: dict[str, Any] = {"machine": machine_info(), "datasets": {}, "rss_mib_max": None, "targets": {}}
+        self.run_info: dict[str, Any] = {"config": {}, "seed_seconds": {}, "baselines": {}, "rss_mib": {}}
+        self.results["machine"]["run"] = self.run_info
+
+    # -- environment --------------------------------------------------------------------------------------
+
+    def base_env(self) -> dict[str, str]:
+        """Environment without anything from the caller's DJANGO_/DATABASE_/REDIS_ settings."""
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
+        return {k: v for k, v in os.environ.items() if k in keep}
+
+    def prod_env(self) -> dict[str, str]:
+        """Production settings pointed at the bench database and Redis, with throttling out of the way."""
+        env = self.base_env()
+        env.update(
+            DJANGO_SETTINGS_MODULE="core_project.settings.prod",
+            SECRET_KEY=secrets.token_urlsafe(48),
+            DATABASE_URL=self.config.database_url,
+            REDIS_URL=self.config.redis_url,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="false",
+            THROTTLE_ANON="1000000/min",
+            THROTTLE_USER="1000000/min",
+            THROTTLE_AUTH="1000000/min",
+            JWT_ACCESS_LIFETIME_S="86400",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        return env
+
+    def manage(self, *args: str, env: dict[str, str], timeout: int = 900) -> str:
+        """Run ``manage.py`` and return its output; raise with the output on failure."""
+        proc = subprocess.run(
+            [str(PYTHON), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one query on the bench database and return its rows."""
+        with psycopg2.connect(self.config.database_url, connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("SET statement_timeout = 120000")
+            cur.execute(query, params)
+            rows = cur.fetchall() if cur.description else []
+        conn.close()
+        return rows
+
+    def redis(self) -> redis.Redis:
+        """Client of the bench Redis database."""
+        return redis.Redis.from_url(self.config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+
+    # -- database -----------------------------------------------------------------------------------------
+
+    def prepare_database(self) -> None:
+        """Create the bench database if missing, migrate it with prod settings, collect static files."""
+        admin_url = f"{self.config.pg_url.rstrip('/')}/postgres"
+        conn = psycopg2.connect(admin_url, connect_timeout=5)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.db_name,))
+            if cur.fetchone() is None:
+                log(f"creating database {self.config.db_name}")
+                cur.execute(f'CREATE DATABASE "{self.config.db_name}"')
+            cur.execute("SHOW server_version")
+            self.results["machine"]["postgres"] = cur.fetchone()[0]
+        conn.close()
+        env = self.prod_env()
+        log("migrate (prod settings)")
+        self.manage("migrate", "--noinput", env=env)
+        log("collectstatic (prod settings)")
+        self.manage("collectstatic", "--noinput", "-v", "0", env=env)
+
+    def seed(self, name: str) -> float:
+        """Seed (top up) the dataset with ``seed_parcels`` and return the seconds it took."""
+        spec = DATASETS[name]
+        env = self.base_env()
+        # Development settings: seed_parcels refuses production settings (no --force needed for the bench).
+        env.update(
+            DJANGO_SETTINGS_MODULE="core_project.settings.dev",
+            DATABASE_URL=self.config.database_url,
+            LOG_LEVEL="WARNING",
+        )
+        args = [
+            "seed_parcels",
+            f"--parcels={spec['parcels']}",
+            f"--events-per-parcel={EVENTS_PER_PARCEL}",
+            f"--owners={spec['owners']}",
+            f"--shipper-share={spec['shipper_share']}",
+            f"--password={PASSWORD}",
+        ]
+        log(f"seeding {name}: {' '.join(args)}")
+        started = time.monotonic()
+        out = self.manage(*args, env=env, timeout=1800)
+        seconds = round(time.monotonic() - started, 1)
+        log(f"seeded {name} in {seconds}s: {out.strip().splitlines()[-1] if out.strip() else ''}")
+        return seconds
+
+    def reset_bench_writes(self) -> None:
+        """Delete parcels created by previous bench runs so every run starts from the seeded data."""
+        self.sql(
+            "DELETE FROM parcel_service_trackingevent WHERE parcel_id IN "
+            "(SELECT id FROM parcel_service_parcel WHERE reference = 'bench-create')"
+        )
+        self.sql("DELETE FROM parcel_service_parcel WHERE reference = 'bench-create' RETURNING 1")
+
+    # -- server -------------------------------------------------------------------------------------------
+
+    def start_server(self) -> None:
+        """Start Gunicorn as production runs it and wait until it answers the liveness probe."""
+        self.stop_server()
+        self.port = free_port()
+        env = self.prod_env()
+        metrics_dir = self.tmp / f"prometheus-{self.port}"
+        metrics_dir.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        cmd = [str(GUNICORN), "core_project.wsgi:application"]
+        if (ROOT / "gunicorn.conf.py").exists():
+            env["GUNICORN_BIND"] = f"127.0.0.1:{self.port}"
+            env["WEB_CONCURRENCY"] = str(self.config.workers)
+            env["GUNICORN_WORKERS"] = str(self.config.workers)
+            cmd += ["--config", "gunicorn.conf.py"]
+        # Explicit flags win over the config file; the access log stays off (the app writes its own line).
+        cmd += [
+            "--workers",
+            str(self.config.workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "30",
+        ]
+        log(f"starting gunicorn on 127.0.0.1:{self.port} with {self.config.workers} sync workers")
+        self.log_handle = self.server_log.open("ab")
+        self.server = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=self.log_handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.server.returncode}:\n{self.tail_log()}")
+            try:
+                answered = requests.get(self.url("/api/v1/health/"), timeout=2).status_code == 200
+                if answered and len(self.worker_pids()) >= self.config.workers:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"gunicorn did not become ready in 60s:\n{self.tail_log()}")
+
+    def stop_server(self) -> None:
+        """Stop Gunicorn (TERM, then KILL after 15 s)."""
+        if self.server is None or self.server.poll() is not None:
+            self.server = None
+            return
+        try:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            self.server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+        self.server = None
+
+    def tail_log(self, lines: int = 40) -> str:
+        """Last lines of the server log."""
+        try:
+            return "\n".join(self.server_log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the Gunicorn workers (children of the master)."""
+        if self.server is None:
+            return []
+        pids = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            match = re.search(r"^PPid:\s+(\d+)", text, re.MULTILINE)
+            if match and int(match.group(1)) == self.server.pid:
+                pids.append(int(status.parent.name))
+        return pids
+
+    def worker_rss_mib(self) -> dict[str, float]:
+        """Peak (VmHWM) and current (VmRSS) resident memory of the largest worker, in MiB."""
+        peak, current = 0.0, 0.0
+        for pid in self.worker_pids():
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            hwm = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+            rss = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+            peak = max(peak, int(hwm.group(1)) / 1024 if hwm else 0)
+            current = max(current, int(rss.group(1)) / 1024 if rss else 0)
+        return {"peak": round(peak, 1), "current": round(current, 1)}
+
+    def url(self, path: str) -> str:
+        """Absolute URL on the bench server."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    # -- load ---------------------------------------------------------------------------------------------
+
+    def wrk(
+        self,
+        name: str,
+        script: str,
+        path: str,
+        *,
+        connections: int,
+        token: str = "",
+        items: Path | None = None,
+        body: dict[str, Any] | None = None,
+        order: str = "sequential",
+    ) -> dict[str, Any]:
+        """Run wrk once and return its summary plus the status codes the service logged meanwhile."""
+        env = self.base_env()
+        env.update(
+            BENCH_LUA_DIR=str(LUA),
+            BENCH_PATH=path,
+            BENCH_TOKEN=token,
+            BENCH_ORDER=order,
+            BENCH_NAME=name,
+            BENCH_THREADS=str(self.config.threads),
+        )
+        if items is not None:
+            env["BENCH_ITEMS"] = str(items)
+        if body is not None:
+            body_file = self.tmp / f"body-{name}.json"
+            body_file.write_text(json.dumps(body))
+            env["BENCH_BODY"] = str(body_file)
+        threads = min(self.config.threads, connections)
+        cmd = [
+            "wrk",
+            f"--threads={threads}",
+            f"--connections={connections}",
+            f"--duration={self.config.duration}s",
+            "--timeout=5s",
+            "--latency",
+            f"--script={LUA / script}",
+            f"http://127.0.0.1:{self.port}",
+        ]
+        offset = self.server_log.stat().st_size
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=self.config.duration + 60)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+        if proc.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed for {name}:\n{proc.stdout}\n{proc.stderr}")
+        summary = json.loads(line[len("BENCH_JSON ") :])
+        seconds = summary["duration_us"] / 1e6
+        summary["rps"] = summary["requests"] / seconds if seconds else 0.0
+        summary["socket_errors"] = sum(summary[f"errors_{k}"] for k in ("connect", "read", "write", "timeout"))
+        summary["statuses"], summary["error_samples"] = self.logged_statuses(offset)
+        return summary
+
+    def logged_statuses(self, offset: int) -> tuple[dict[str, int], list[str]]:
+        """Count the statuses of the service's access lines written since ``offset``; sample error lines."""
+        time.sleep(0.2)
+        statuses: Counter[str] = Counter()
+        samples: list[str] = []
+        with self.server_log.open("rb") as handle:
+            handle.seek(offset)
+            for raw in handle:
+                text = raw.decode(errors="replace").strip()
+                try:
+                    record = json.loads(text)
+                except ValueError:
+                    if text and len(samples) < 5:
+                        samples.append(text[:400])
+                    continue
+                if record.get("logger") == "parcel_service.access":
+                    statuses[str(record.get("status"))] += 1
+                elif record.get("level") in ("ERROR", "CRITICAL", "WARNING") and len(samples) < 5:
+                    samples.append(text[:600])
+        return dict(statuses), samples
+
+    # -- datasets -----------------------------------------------------------------------------------------
+
+    def token(self, username: str) -> str:
+        """Access token for a seeded user."""
+        response = requests.post(
+            self.url("/api/v1/auth/token/"), json={"username": username, "password": PASSWORD}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["access"]
+
+    def write_items(self, name: str, items: list[str]) -> Path:
+        """Write one item per line to a temp file for the Lua scripts."""
+        path = self.tmp / f"{name}.txt"
+        path.write_text("\n".join(items) + "\n")
+        return path
+
+    def prepare_inputs(self) -> dict[str, Any]:
+        """Pick tracking numbers, parcel ids and the deep cursor for the endpoint runs."""
+        untouched = f"reference LIKE 'seed-%%' AND version = {1 + EVENTS_PER_PARCEL}"
+        contention = self.sql(
+            "SELECT id::text FROM parcel_service_parcel WHERE reference LIKE 'seed-%%' AND status = 'in_transit' "
+            "ORDER BY reference LIMIT 1"
+        )[0][0]
+        warm = [
+            r[0] for r in self.sql(f"SELECT tracking_number FROM parcel_service_parcel WHERE {untouched} LIMIT 200")
+        ]
+        cold = [
+            r[0]
+            for r in self.sql(
+                f"SELECT tracking_number FROM parcel_service_parcel WHERE {untouched} "
+                "ORDER BY md5(tracking_number) LIMIT 200000"
+            )
+        ]
+        warm_set = set(warm)
+        cold = [n for n in cold if n not in warm_set]
+        random.Random(7).shuffle(cold)
+        shipper_ids = [
+            r[0]
+            for r in self.sql(
+                "SELECT p.id::text FROM parcel_service_parcel p JOIN auth_user u ON u.id = p.owner_id "
+                f"WHERE u.username = 'bench-shipper' AND p.{untouched} ORDER BY md5(p.id::text) LIMIT 20000"
+            )
+        ]
+        in_transit = [
+            r[0]
+            for r in self.sql(
+                "SELECT id::text FROM parcel_service_parcel WHERE reference LIKE 'seed-%%' AND status = 'in_transit' "
+                "AND id::text <> %s ORDER BY md5(id::text) LIMIT 50000",
+                (contention,),
+            )
+        ]
+        return {
+            "warm": self.write_items("warm", warm),
+            "warm_list": warm,
+            "cold": self.write_items("cold", cold),
+            "cold_count": len(cold),
+            "detail": self.write_items("detail", shipper_ids),
+            "in_transit": self.write_items("in_transit", in_transit),
+            "contention": contention,
+        }
+
+    def deep_cursor(self, carrier: str) -> tuple[str, int]:
+        """Follow ``next`` of the carrier's list (page_size 25) up to ``deep_pages`` times; return path and depth."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {carrier}"
+        url = self.url("/api/v1/parcels/?page_size=25")
+        depth = 0
+        started = time.monotonic()
+        while depth < self.config.deep_pages:
+            response = session.get(url, timeout=30)
+            response.raise_for_status()
+            following = response.json().get("next")
+            if not following:
+                break
+            url = following
+            depth += 1
+        log(f"deep cursor: {depth} pages followed in {time.monotonic() - started:.1f}s")
+        parts = urlsplit(url)
+        return f"{parts.path}?{parts.query}", depth
+
+    def flush_cache(self) -> None:
+        """Empty the bench Redis database (cold tracking starts with no cached documents)."""
+        self.redis().flushdb()
+
+    def tracking_keys(self) -> int:
+        """How many public tracking documents are cached now (each miss adds one)."""
+        return sum(1 for _ in self.redis().scan_iter(match="*track:*", count=1000))
+
+    def run_dataset(self, name: str) -> dict[str, Any]:
+        """Seed, start the server and measure every endpoint interleaved with the baseline."""
+        self.run_info["seed_seconds"][name] = self.seed(name)
+        self.reset_bench_writes()
+        self.flush_cache()
+        self.start_server()
+        shipper, carrier = self.token("bench-shipper"), self.token("bench-carrier")
+        inputs = self.prepare_inputs()
+        deep_path, depth = self.deep_cursor(carrier)
+        # Warm-up: every worker imports lazily-loaded code and opens its database connection.
+        for _ in range(self.config.workers * 4):
+            requests.get(self.url("/api/v1/parcels/"), headers={"Authorization": f"Bearer {shipper}"}, timeout=30)
+        c, lc = self.config.connections, self.config.latency_connections
+
+        def warm_tracking() -> None:
+            for number in inputs["warm_list"]:
+                requests.get(self.url(f"/api/v1/track/{number}/"), timeout=30)
+
+        specs: dict[str, dict[str, Any]] = {
+            "tracking_warm": {"script": "get.lua", "path": "/api/v1/track/{item}/", "items": inputs["warm"]},
+            "tracking_cold": {"script": "get.lua", "path": "/api/v1/track/{item}/", "items": inputs["cold"]},
+            "customer_list": {"script": "get.lua", "path": "/api/v1/parcels/", "token": shipper},
+            "carrier_list_first": {"script": "get.lua", "path": "/api/v1/parcels/?page_size=25", "token": carrier},
+            "carrier_list_deep": {"script": "get.lua", "path": deep_path, "token": carrier},
+            "detail": {
+                "script": "get.lua",
+                "path": "/api/v1/parcels/{item}/",
+                "token": shipper,
+                "items": inputs["detail"],
+            },
+            "create": {"script": "post.lua", "path": "/api/v1/parcels/", "token": shipper, "body": BODY_CREATE},
+            "add_event": {
+                "script": "post.lua",
+                "path": "/api/v1/parcels/{item}/events/",
+                "token": carrier,
+                "items": inputs["in_transit"],
+                "body": BODY_EVENT,
+            },
+            "add_event_one_parcel": {
+                "script": "post.lua",
+                "path": f"/api/v1/parcels/{inputs['contention']}/events/",
+                "token": carrier,
+                "body": BODY_EVENT,
+            },
+        }
+        out: dict[str, Any] = {}
+        baselines: list[float] = []
+
+        def baseline() -> float:
+            result = self.wrk(f"{name}-baseline-{len(baselines)}", "get.lua", "/api/v1/health/", connections=c)
+            baselines.append(result["rps"])
+            log(f"  baseline: {result['rps']:.0f} rps")
+            return result["rps"]
+
+        before = baseline()
+        for endpoint, spec in specs.items():
+            kwargs = {k: spec[k] for k in ("token", "items", "body") if k in spec}
+            runs = []
+            for connections in (c, lc):
+                if endpoint == "tracking_warm":
+                    warm_tracking()
+                if endpoint == "tracking_cold":
+                    self.flush_cache()
+                keys_before = self.tracking_keys() if endpoint.startswith("tracking") else 0
+                events_before = 0
+                if endpoint == "add_event_one_parcel":
+                    events_before = self.sql(
+                        "SELECT count(*) FROM parcel_service_trackingevent WHERE parcel_id = %s",
+                        (inputs["contention"],),
+                    )[0][0]
+                run = self.wrk(
+                    f"{name}-{endpoint}-c{connections}", spec["script"], spec["path"], connections=connections, **kwargs
+                )
+                if endpoint.startswith("tracking"):
+                    # Each miss caches one document. The server also answers the few requests still in flight
+                    # when wrk stops counting, so divide by what it logged when that is more.
+                    misses = max(0, self.tracking_keys() - keys_before)
+                    served = max(run["requests"], sum(run["statuses"].values()))
+                    run["cache_hit_ratio"] = round(max(0.0, 1 - misses / served), 3) if served else None
+                if endpoint == "add_event_one_parcel":
+                    created = (
+                        self.sql(
+                            "SELECT count(*) FROM parcel_service_trackingevent WHERE parcel_id = %s",
+                            (inputs["contention"],),
+                        )[0][0]
+                        - events_before
+                    )
+                    ok = run["statuses"].get("201", 0)
+                    answered = run["requests"] - run["errors_status"]
+                    run["contention"] = {
+                        "events_created": created,
+                        "logged_201": ok,
+                        "wrk_2xx": answered,
+                        # wrk stops counting at the deadline while up to `connections` requests are still being
+                        # served: the database may have a few more events than wrk saw, never fewer.
+                        "lost_events": max(0, answered - created) + max(0, ok - created),
+                    }
+                runs.append(run)
+            after = baseline()
+            throughput, latency = runs
+            baseline_rps = (before + after) / 2
+            spread = abs(before - after) / baseline_rps * 100 if baseline_rps else 0.0
+            statuses: Counter[str] = Counter()
+            for run in runs:
+                statuses.update(run["statuses"])
+            errors = sum(r["errors_status"] + r["socket_errors"] for r in runs)
+            five_xx = sum(v for k, v in statuses.items() if k.startswith("5"))
+            entry = {
+                "rps": round(throughput["rps"], 1),
+                "ratio": round(throughput["rps"] / baseline_rps, 3) if baseline_rps else None,
+                "p50_ms": round(latency["p50_us"] / 1000, 2),
+                "p99_ms": round(latency["p99_us"] / 1000, 2),
+                "errors": errors,
+                "baseline_rps": round(baseline_rps, 1),
+                "baseline_spread_pct": round(spread, 1),
+                "flagged": spread > 10,
+                "p50_ms_loaded": round(throughput["p50_us"] / 1000, 2),
+                "p99_ms_loaded": round(throughput["p99_us"] / 1000, 2),
+                "requests": throughput["requests"] + latency["requests"],
+                "statuses": dict(statuses),
+                "5xx": five_xx,
+            }
+            if endpoint.startswith("tracking"):
+                entry["cache_hit_ratio"] = throughput.get("cache_hit_ratio")
+            if endpoint == "carrier_list_deep":
+                entry["depth"] = depth
+            if endpoint == "add_event_one_parcel":
+                entry["lost_events"] = sum(r["contention"]["lost_events"] for r in runs)
+                entry["contention"] = [r["contention"] for r in runs]
+            if errors:
+                entry["error_samples"] = (throughput["error_samples"] + latency["error_samples"])[:5]
+                entry["error_sample_response"] = self.sample_error(spec, kwargs)
+            out[endpoint] = entry
+            log(
+                f"  {endpoint}: {entry['rps']} rps, ratio {entry['ratio']}, p50 {entry['p50_ms']} ms, "
+                f"p99 {entry['p99_ms']} ms, errors {errors} {dict(statuses)}"
+            )
+            before = after
+        rss = self.worker_rss_mib()
+        self.run_info["rss_mib"][name] = rss
+        mean = statistics.mean(baselines)
+        overall = (max(baselines) - min(baselines)) / mean * 100 if mean else 0.0
+        self.run_info["baselines"][name] = {
+            "runs_rps": [round(b, 1) for b in baselines],
+            "mean_rps": round(mean, 1),
+            "spread_pct": round(overall, 1),
+            "flagged": overall > 10,
+        }
+        self.stop_server()
+        return out
+
+    def sample_error(self, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """Replay a few requests of an endpoint that had errors and return the first non-2xx answer."""
+        headers = {"Authorization": f"Bearer {kwargs['token']}"} if kwargs.get("token") else {}
+        items = kwargs["items"].read_text().split() if kwargs.get("items") else [""]
+        for item in items[:20]:
+            path = spec["path"].replace("{item}", item)
+            try:
+                if "body" in kwargs:
+                    response = requests.post(self.url(path), json=kwargs["body"], headers=headers, timeout=30)
+                else:
+                    response = requests.get(self.url(path), headers=headers, timeout=30)
+            except requests.RequestException as error:
+                return {"path": path, "exception": repr(error)}
+            if response.status_code >= 300:
+                return {"path": path, "status": response.status_code, "body": response.text[:800]}
+        return None
+
+    # -- report -------------------------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, Any]:
+        """PASS/FAIL per target of issue 6 (on the 1m dataset when it was measured, else the largest one)."""
+        datasets = self.results["datasets"]
+        main = "1m" if "1m" in datasets else next(reversed(datasets))
+        d = datasets[main]
+        targets: dict[str, Any] = {"_dataset": main}
+
+        def target(key: str, ok: bool | None, detail: str) -> None:
+            targets[key] = {"pass": ok, "detail": detail}
+
+        def ratio(endpoint: str) -> float:
+            return d[endpoint]["ratio"] or 0.0
+
+        tw = d["tracking_warm"]
+        target(
+            "tracking_warm",
+            ratio("tracking_warm") >= 0.70 and tw["p99_ms"] <= 3 * tw["p50_ms"],
+            f"ratio {ratio('tracking_warm')} >= 0.70 and p99 {tw['p99_ms']} <= 3 x p50 {tw['p50_ms']}",
+        )
+        for endpoint, minimum in (
+            ("tracking_cold", 0.25),
+            ("detail", 0.30),
+            ("customer_list", 0.18),
+            ("carrier_list_first", 0.15),
+            ("carrier_list_deep", 0.15),
+            ("create", 0.15),
+            ("add_event", 0.15),
+        ):
+            target(endpoint, ratio(endpoint) >= minimum, f"ratio {ratio(endpoint)} >= {minimum}")
+        first, deep = d["carrier_list_first"]["rps"], d["carrier_list_deep"]["rps"]
+        target(
+            "carrier_list_deep_vs_first",
+            abs(deep - first) <= 0.10 * first if first else False,
+            f"deep {deep} rps within 10% of first {first} rps",
+        )
+        one = d["add_event_one_parcel"]
+        target(
+            "contention",
+            one["errors"] == 0 and one["lost_events"] == 0,
+            f"errors {one['errors']}, lost events {one['lost_events']}",
+        )
+        if "10k" in datasets and "1m" in datasets:
+            scaling = {}
+            ok = True
+            for endpoint in READ_ENDPOINTS:
+                r10, r1m = datasets["10k"][endpoint]["ratio"] or 0.0, datasets["1m"][endpoint]["ratio"] or 0.0
+                scaling[endpoint] = round(r1m / r10, 3) if r10 else None
+                ok = ok and r1m >= 0.9 * r10
+            target("reads_scale_to_1m", ok, f"ratio_1m / ratio_10k per read endpoint: {scaling}")
+        else:
+            target("reads_scale_to_1m", None, "needs both datasets (BENCH_DATASETS=10k,1m)")
+        five_xx = sum(e.get("5xx", 0) for ds in datasets.values() for k, e in ds.items())
+        target("no_5xx", five_xx == 0, f"{five_xx} responses with 5xx over all runs")
+        rss = self.results["rss_mib_max"]
+        target("rss_per_worker", rss is not None and rss <= 120, f"peak RSS {rss} MiB per worker <= 120")
+        return targets
+
+    def markdown(self) -> str:
+        """The results as Markdown tables."""
+        lines = []
+        machine = self.results["machine"]
+        lines.append(
+            f"Machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
+            f"PostgreSQL {machine['postgres']}, {machine['wrk']}; {machine['date']}; commit {machine['git_commit']}."
+        )
+        config = self.run_info["config"]
+        lines.append(
+            f"Gunicorn {config['workers']} sync workers; wrk {config['threads']} threads, {config['connections']} "
+            f"connections (rps) / {config['latency_connections']} (p50/p99), {config['duration_s']} s per run."
+        )
+        datasets = self.results["datasets"]
+        for name, data in datasets.items():
+            base = self.run_info["baselines"][name]
+            flag = " **FLAGGED: baseline varied > 10%**" if base["flagged"] else ""
+            lines += [
+                "",
+                f"### Dataset {name} (seeded in {self.run_info['seed_seconds'].get(name)} s; "
+                f"baseline {base['mean_rps']} rps, spread {base['spread_pct']}%{flag}; "
+                f"peak RSS {self.run_info['rss_mib'].get(name, {}).get('peak')} MiB/worker)",
+                "",
+                "| endpoint | rps | ratio | p50 ms | p99 ms | errors | baseline rps | baseline spread | notes |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            ]
+            for endpoint in ENDPOINTS:
+                e = data[endpoint]
+                notes = []
+                if e["flagged"]:
+                    notes.append("⚠ baselines differ > 10%")
+                if "cache_hit_ratio" in e:
+                    notes.append(f"cache hit {e['cache_hit_ratio']}")
+                if "depth" in e:
+                    notes.append(f"{e['depth']} pages deep")
+                if "lost_events" in e:
+                    notes.append(f"lost events {e['lost_events']}")
+                non2xx = {k: v for k, v in e["statuses"].items() if not k.startswith("2")}
+                if non2xx:
+                    notes.append(f"statuses {non2xx}")
+                lines.append(
+                    f"| {endpoint} | {e['rps']:.0f} | {e['ratio']:.3f} | {e['p50_ms']} | {e['p99_ms']} | "
+                    f"{e['errors']} | {e['baseline_rps']:.0f} | {e['baseline_spread_pct']}% | {'; '.join(notes)} |"
+                )
+        if "10k" in datasets and "1m" in datasets:
+            lines += ["", "### Scaling 10k → 1m (ratio_1m / ratio_10k)", "", "| endpoint | 10k | 1m | change |"]
+            lines.append("|---|---:|---:|---:|")
+            for endpoint in ENDPOINTS:
+                r10, r1m = datasets["10k"][endpoint]["ratio"], datasets["1m"][endpoint]["ratio"]
+                change = f"{r1m / r10:.2f}" if r10 else "n/a"
+                lines.append(f"| {endpoint} | {r10:.3f} | {r1m:.3f} | {change} |")
+        lines += [
+            "",
+            f"### Targets (dataset {self.results['targets'].get('_dataset')})",
+            "",
+            "| target | result | detail |",
+        ]
+        lines.append("|---|---|---|")
+        for key, value in self.results["targets"].items():
+            if key.startswith("_"):
+                continue
+            result = {True: "PASS", False: "FAIL", None: "n/a"}[value["pass"]]
+            lines.append(f"| {key} | {result} | {value['detail']} |")
+        return "\n".join(lines) + "\n"
+
+    def run(self) -> int:
+        """Everything, in order; always stops the server and removes the temp dir."""
+        config = self.config
+        self.run_info["config"] = {
+            "workers": config.workers,
+            "threads": config.threads,
+            "connections": config.connections,
+            "latency_connections": config.latency_connections,
+            "duration_s": config.duration,
+            "datasets": config.datasets,
+            "deep_pages": config.deep_pages,
+            "database": config.db_name,
+            "redis_db": config.redis_db,
+        }
+        unknown = [d for d in config.datasets if d not in DATASETS]
+        if unknown:
+            raise SystemExit(f"unknown BENCH_DATASETS {unknown}; choose from {sorted(DATASETS)}")
+        try:
+            self.prepare_database()
+            for name in sorted(config.datasets, key=lambda d: DATASETS[d]["parcels"]):
+                log(f"dataset {name}")
+                self.results["datasets"][name] = self.run_dataset(name)
+            peaks = [r["peak"] for r in self.run_info["rss_mib"].values()]
+            self.results["rss_mib_max"] = max(peaks) if peaks else None
+            self.results["targets"] = self.evaluate()
+            config.results.mkdir(parents=True, exist_ok=True)
+            (config.results / "latest.json").write_text(json.dumps(self.results, indent=2, sort_keys=False) + "\n")
+            table = self.markdown()
+            (config.results / "latest.md").write_text(table)
+            print(table)
+            log(f"wrote {config.results / 'latest.json'} and latest.md")
+            return 0
+        except BaseException:
+            log(f"failed; last server log lines:\n{self.tail_log()}")
+            raise
+        finally:
+            self.stop_server()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main() -> int:
+    """Entry point: ``python bench/bench.py`` (normally through ``bash bench/run.sh``)."""
+    bench = Bench(Config())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return bench.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
