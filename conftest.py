@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from parcel_service.authentication import clear_user_cache
 from parcel_service.services import get_parcel_service
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import UserFactory
@@ -30,6 +31,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _clean_cache() -> Iterator[None]:
     cache.clear()
     get_parcel_service.cache_clear()
+    clear_user_cache()  # ids can be reused between tests once a test's rows are rolled back
     yield
     cache.clear()
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework_simplejwt import serializers as simplejwt_serializers
 
 from .models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
 from .status_machine import ParcelStatus
@@ -271,3 +272,20 @@ class PublicTrackingSerializer(serializers.Serializer):
     estimated_delivery = serializers.DateField(allow_null=True)
     updated_at = serializers.DateTimeField()
     events = PublicTrackingEventSerializer(many=True)
+
+
+# simplejwt's serializers trim whitespace: a username or token made only of whitespace-class characters
+# (e.g. U+001C) became a "blank" 400 although it is a non-empty string. Kept verbatim, it is simply wrong
+# credentials or an invalid token: 401, as for any other.
+class TokenObtainPairSerializer(simplejwt_serializers.TokenObtainPairSerializer):
+    """Username and password, exchanged for an access and a refresh token."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = serializers.CharField(write_only=True, trim_whitespace=False)
+
+
+class TokenRefreshSerializer(simplejwt_serializers.TokenRefreshSerializer):
+    """A refresh token, exchanged for a new access token."""
+
+    refresh = serializers.CharField(write_only=True, trim_whitespace=False)

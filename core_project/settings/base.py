@@ -192,8 +192,8 @@ REST_FRAMEWORK = {
     # Counters live in the shared cache (Redis in production), so a limit holds across workers and pods.
     # With Redis down the counters read as empty: throttling fails open and the cache logs one warning.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "parcel_service.throttling.AnonRateThrottle",
+        "parcel_service.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
@@ -206,12 +206,17 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
 }
 
+# Seconds a worker reuses a user loaded for a JWT (see parcel_service.authentication); 0 disables.
+AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=30)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=15 * 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_S", default=24 * 60 * 60)),
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    "TOKEN_OBTAIN_SERIALIZER": "parcel_service.serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "parcel_service.serializers.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

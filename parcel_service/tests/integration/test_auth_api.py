@@ -84,3 +84,37 @@ def test_token_of_inactive_user_is_401(customer):
     customer.is_active = False
     customer.save()
     assert_problem(_call_with(token), 401, "user_not_found")
+
+
+def test_a_deactivated_user_is_refused_at_once_in_this_worker(customer):
+    token = str(AccessToken.for_user(customer))
+    assert _call_with(token).status_code == 200  # the user is now cached by this worker
+    customer.is_active = False
+    customer.save()
+    assert_problem(_call_with(token), 401, "user_not_found")
+
+
+def test_a_new_carrier_role_is_seen_at_once_in_this_worker(customer, other_customer):
+    from django.contrib.auth.models import Group
+
+    from parcel_service.tests.factories import ParcelFactory
+
+    ParcelFactory(owner=other_customer)
+    token = str(AccessToken.for_user(customer))
+    assert _call_with(token).json()["results"] == []
+    customer.groups.add(Group.objects.get_or_create(name="carriers")[0])
+    assert len(_call_with(token).json()["results"]) == 1
+
+
+def test_the_user_is_loaded_once_per_ttl(customer, django_assert_num_queries):
+    token = str(AccessToken.for_user(customer))
+    _call_with(token)
+    with django_assert_num_queries(1):  # the page query only; the user came from the worker's cache
+        assert _call_with(token).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["\u001c", " "])
+def test_whitespace_class_tokens_and_usernames_are_401_not_400(anon_client, value):
+    assert_problem(anon_client.post(REFRESH_URL, {"refresh": value}, format="json"), 401, "token_not_valid")
+    response = anon_client.post(TOKEN_URL, {"username": value, "password": "x"}, format="json")
+    assert_problem(response, 401, "no_active_account")

@@ -136,9 +136,14 @@ def test_warm_tracking_lookup_runs_zero_queries_on_any_cache(anon_client, django
 
 @pytest.mark.cache
 def test_warm_parcel_detail_runs_only_the_authentication_query(customer_client, customer, django_assert_num_queries):
+    from parcel_service.authentication import clear_user_cache
+
     parcel = ParcelFactory(owner=customer)
     customer_client.get(detail_url(parcel))
+    clear_user_cache()
     with django_assert_num_queries(1):  # the user and their role, for the JWT
+        assert customer_client.get(detail_url(parcel)).status_code == 200
+    with django_assert_num_queries(0):  # and with the worker's user cache warm, nothing at all
         assert customer_client.get(detail_url(parcel)).status_code == 200
 
 

@@ -97,3 +97,28 @@ def test_with_redis_unreachable_every_endpoint_still_answers(
     assert time.monotonic() - started < 5
     warnings = [r for r in caplog.records if r.name == "parcel_service.cache" and r.levelno == logging.WARNING]
     assert len(warnings) == 1  # one line for the outage, not one per request or per operation
+
+
+@pytest.mark.cache
+def test_counter_opens_a_window_on_the_first_request_and_counts_within_it():
+    from parcel_service.throttling import count_request
+
+    assert count_request("throttle-unit", 60)[0] == 1
+    assert count_request("throttle-unit", 60)[0] == 2
+    count, remaining = count_request("throttle-unit", 60)
+    assert count == 3 and 0 < remaining <= 60
+
+
+@pytest.mark.redis
+def test_redis_counter_reports_the_window_left_for_retry_after():
+    from django.core.cache import cache
+
+    cache.count_in_window("throttle-ttl", 30)
+    count, remaining = cache.count_in_window("throttle-ttl", 30)
+    assert count == 2 and 28 < remaining <= 30
+
+
+def test_counter_fails_open_while_redis_is_down(dead_redis):
+    from parcel_service.throttling import count_request
+
+    assert count_request("throttle-dead", 60) is None

@@ -1,0 +1,88 @@
+"""Rate limits with O(1) cost per request.
+
+DRF's stock throttles keep, per client, the list of every request time in the window, and read and
+rewrite that whole list (pickled) on every request: at 1000/min that is a thousand floats through the
+cache twice per call. These throttles keep one counter per client instead: the window starts at the
+client's first request, ``SET key 0 EX window NX`` + ``INCR`` count within it (one Redis round trip,
+atomic across workers and pods), and the key's remaining TTL is the ``Retry-After``.
+
+With the cache unavailable the counter cannot be read: the request is allowed (fail open) and the
+cache logs one warning for the outage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache as default_cache
+from rest_framework import throttling
+from rest_framework.request import Request
+
+
+def count_request(key: str, window_s: int) -> tuple[int, float] | None:
+    """Count one request against ``key`` in a window of ``window_s`` seconds opened by the first request.
+
+    Args:
+        key: The client's throttle key.
+        window_s: Window length in seconds.
+
+    Returns:
+        ``(requests so far in the window, seconds until it closes)``, or None if the cache is unavailable.
+    """
+    counter = getattr(default_cache, "count_in_window", None)
+    if counter is not None:  # Redis: one atomic round trip
+        return counter(key, window_s)
+    # Local memory (dev, tests): add() opens the window, incr() counts; both are atomic in one process.
+    default_cache.add(key, 0, window_s)
+    try:
+        return default_cache.incr(key), float(window_s)
+    except ValueError:  # the window closed between add() and incr(): this request opens a new one
+        default_cache.set(key, 1, window_s)
+        return 1, float(window_s)
+
+
+class CounterThrottleMixin:
+    """Replaces DRF's sliding-log ``allow_request`` with a counter per client and window."""
+
+    rate: str | None
+    num_requests: int
+    duration: int
+    key: str | None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        """Count the request; refuse it once the client is over its rate."""
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
+        if self.key is None:
+            return True
+        counted = count_request(self.key, self.duration)
+        if counted is None:
+            return True
+        count, self._remaining = counted
+        return count <= self.num_requests
+
+    def wait(self) -> float | None:
+        """Seconds until the client's window closes (the ``Retry-After``)."""
+        return max(1.0, getattr(self, "_remaining", float(self.duration)))
+
+
+class AnonRateThrottle(CounterThrottleMixin, throttling.AnonRateThrottle):
+    """Anonymous clients, per IP (``NUM_PROXIES`` decides which ``X-Forwarded-For`` entry): scope ``anon``."""
+
+
+class UserRateThrottle(CounterThrottleMixin, throttling.UserRateThrottle):
+    """Authenticated users, per user id (anonymous ones per IP): scope ``user``."""
+
+
+class ScopedRateThrottle(CounterThrottleMixin, throttling.ScopedRateThrottle):
+    """Per view scope (the token endpoints use ``auth``), per user or IP."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        """Take the rate from the view's ``throttle_scope`` (as DRF does), then count."""
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
