@@ -103,34 +103,42 @@ class ResilientRedisCache(RedisCache):
             self._guarded = _GuardedClient(super().client, self.breaker)
         return self._guarded
 
-    def count_in_window(self, key: str, window_s: int) -> tuple[int, float] | None:
+    def count_in_window(
+        self, key: str, window_s: int, prefetch_key: str | None = None
+    ) -> tuple[int, float, Any] | None:
         """Atomically count a hit in a window that the first hit opens (for the throttles).
 
         One pipelined round trip: ``SET key 0 EX window NX`` opens the window if there is none,
-        ``INCR`` counts, ``PTTL`` says how long the window has left.
+        ``INCR`` counts, ``PTTL`` says how long the window has left; with ``prefetch_key``, a ``GET`` of
+        that entry rides along, so a view whose answer is cached costs one round trip in all.
 
         Args:
             key: Cache key (the backend's prefix and version are applied).
             window_s: Window length in seconds.
+            prefetch_key: A cache entry to read in the same round trip, or None.
 
         Returns:
-            ``(count, seconds left)``, or None while Redis is unavailable.
+            ``(count, seconds left, prefetched value or None)``, or None while Redis is unavailable.
         """
         if self.breaker.is_open:
             return None
+        client = RedisCache.client.fget(self)
         full_key = self.make_and_validate_key(key)
         try:
-            pipe = RedisCache.client.fget(self).get_client(write=True).pipeline(transaction=False)
+            pipe = client.get_client(write=True).pipeline(transaction=False)
             pipe.set(full_key, 0, ex=window_s, nx=True)
             pipe.incr(full_key)
             pipe.pttl(full_key)
-            _, count, ttl_ms = pipe.execute()
+            if prefetch_key is not None:
+                pipe.get(self.make_and_validate_key(prefetch_key))
+            _, count, ttl_ms, *prefetched = pipe.execute()
         except (RedisError, OSError) as error:
             self.breaker.trip(error)
             return None
         if self.breaker.open_until:
             self.breaker.reset()
-        return int(count), max(ttl_ms, 0) / 1000
+        value = client.decode(prefetched[0]) if prefetched and prefetched[0] is not None else None
+        return int(count), max(ttl_ms, 0) / 1000, value
 
     def ping(self) -> bool:
         """Ask Redis itself, bypassing the breaker (readiness must report the truth, not a cached verdict).

@@ -51,6 +51,14 @@ class InvalidTrackingNumber(ParcelServiceError):
     default_detail = "Not a valid UPU S10 tracking number."
 
 
+class ParcelNotFound(ParcelServiceError):
+    """No such parcel, or not one the caller may see (the two are indistinguishable on purpose)."""
+
+    status_code = HTTPStatus.NOT_FOUND
+    code = "not_found"
+    default_detail = "Not found."
+
+
 class InvalidTransition(ParcelServiceError):
     """The event's status is not allowed after the parcel's current status."""
 

@@ -21,9 +21,10 @@ from typing import Any, NamedTuple, TypeVar
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from .exceptions import InvalidTransition, ParcelNotEditable, ParcelNotFound, PreconditionFailed
 from .models import ADDRESS_FIELDS, Parcel, TrackingEvent, can_see_parcel
 from .renderers import dumps
 from .serializers import ParcelSerializer
@@ -156,7 +157,7 @@ class ParcelService:
             ParcelNotEditable: The parcel is no longer pending.
         """
         with transaction.atomic():
-            locked = self._lock(parcel, expected_version)
+            locked = self._lock(parcel.pk, expected_version)
             if locked.status != ParcelStatus.PENDING:
                 raise ParcelNotEditable()
             if not data:  # nothing to change: not a change, so the version (and ETag) stay
@@ -184,7 +185,7 @@ class ParcelService:
             ParcelNotEditable: The parcel is no longer pending.
         """
         with transaction.atomic():
-            locked = self._lock(parcel, expected_version)
+            locked = self._lock(parcel.pk, expected_version)
             if locked.status != ParcelStatus.PENDING:
                 raise ParcelNotEditable("Only pending parcels can be cancelled.")
             now = self._bump(locked)
@@ -201,14 +202,18 @@ class ParcelService:
             self._refresh_after_commit(locked)
         return locked
 
-    def record_event(self, *, parcel: Parcel, actor: Any, data: Mapping[str, Any]) -> TrackingEvent:
+    def record_event(
+        self, *, parcel_id: uuid.UUID | str, visible: QuerySet[Parcel], actor: Any, data: Mapping[str, Any]
+    ) -> TrackingEvent:
         """Record a carrier's tracking event and move the parcel through the status machine.
 
         The parcel row is locked for the duration, so concurrent events on one parcel are applied one
-        after another against the status each actually follows.
+        after another against the status each actually follows. Looking the parcel up and locking it is
+        one query, on the caller's visibility.
 
         Args:
-            parcel: The parcel, already resolved with the caller's visibility.
+            parcel_id: The parcel's id.
+            visible: The parcels the caller may see (``Parcel.objects.visible_to(user)``).
             actor: The carrier or staff user recording the event.
             data: Validated ``TrackingEventCreateSerializer`` data: ``status`` and optionally ``location``,
                 ``description``, ``occurred_at`` (default now) and ``estimated_delivery``.
@@ -217,11 +222,12 @@ class ParcelService:
             The recorded event.
 
         Raises:
+            ParcelNotFound: No such parcel among ``visible``.
             InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
         """
         new_status = data["status"]
         with transaction.atomic():
-            locked = self._lock(parcel)
+            locked = self._lock(parcel_id, visible=visible)
             if not can_transition(locked.status, new_status):
                 raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
             now = self._bump(locked)
@@ -245,7 +251,7 @@ class ParcelService:
 
     # -- reads ------------------------------------------------------------------------------------------
 
-    def track(self, *, tracking_number: str) -> bytes | None:
+    def track(self, *, tracking_number: str, cached: bytes | None = None) -> bytes | None:
         """Return the public tracking document for a tracking number, as JSON bytes.
 
         Served from the cache when warm; built from the database and cached on a miss. The document
@@ -254,6 +260,7 @@ class ParcelService:
 
         Args:
             tracking_number: As the client typed it (case and spaces are normalised).
+            cached: The cache entry, when the caller already read it (``tracking_cache_key``); None to look.
 
         Returns:
             The JSON document, or None when no parcel has this tracking number.
@@ -262,6 +269,8 @@ class ParcelService:
             InvalidTrackingNumber: Malformed, or the check digit is wrong.
         """
         canonical = normalize(tracking_number)
+        if cached is not None:
+            return cached
         return self._cached(
             tracking_cache_key(canonical), lambda: self._tracking_document(canonical), single_flight=True
         )
@@ -319,8 +328,13 @@ class ParcelService:
                 self.cache.delete(lock_key)
         return value
 
-    def _lock(self, parcel: Parcel, expected_version: int | None = None) -> Parcel:
-        locked = Parcel.objects.select_for_update().get(pk=parcel.pk)
+    def _lock(
+        self, parcel_id: Any, expected_version: int | None = None, *, visible: QuerySet[Parcel] | None = None
+    ) -> Parcel:
+        try:
+            locked = (Parcel.objects if visible is None else visible).select_for_update().get(pk=parcel_id)
+        except Parcel.DoesNotExist:
+            raise ParcelNotFound() from None
         if expected_version is not None and locked.version != expected_version:
             raise PreconditionFailed()
         return locked

@@ -19,30 +19,37 @@ from rest_framework import throttling
 from rest_framework.request import Request
 
 
-def count_request(key: str, window_s: int) -> tuple[int, float] | None:
+def count_request(key: str, window_s: int, prefetch_key: str | None = None) -> tuple[int, float, Any] | None:
     """Count one request against ``key`` in a window of ``window_s`` seconds opened by the first request.
 
     Args:
         key: The client's throttle key.
         window_s: Window length in seconds.
+        prefetch_key: A cache entry to read along with the count (one Redis round trip for both), or None.
 
     Returns:
-        ``(requests so far in the window, seconds until it closes)``, or None if the cache is unavailable.
+        ``(requests so far in the window, seconds until it closes, prefetched value or None)``, or None
+        if the cache is unavailable.
     """
     counter = getattr(default_cache, "count_in_window", None)
     if counter is not None:  # Redis: one atomic round trip
-        return counter(key, window_s)
+        return counter(key, window_s, prefetch_key)
     # Local memory (dev, tests): add() opens the window, incr() counts; both are atomic in one process.
+    prefetched = default_cache.get(prefetch_key) if prefetch_key is not None else None
     default_cache.add(key, 0, window_s)
     try:
-        return default_cache.incr(key), float(window_s)
+        return default_cache.incr(key), float(window_s), prefetched
     except ValueError:  # the window closed between add() and incr(): this request opens a new one
         default_cache.set(key, 1, window_s)
-        return 1, float(window_s)
+        return 1, float(window_s), prefetched
 
 
 class CounterThrottleMixin:
-    """Replaces DRF's sliding-log ``allow_request`` with a counter per client and window."""
+    """Replaces DRF's sliding-log ``allow_request`` with a counter per client and window.
+
+    A view may define ``throttle_prefetch_key(request) -> str | None``: that cache entry is then read in
+    the same round trip as the count and left on the request as ``request.throttle_prefetched``.
+    """
 
     rate: str | None
     num_requests: int
@@ -56,10 +63,11 @@ class CounterThrottleMixin:
         self.key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
         if self.key is None:
             return True
-        counted = count_request(self.key, self.duration)
+        prefetch = getattr(view, "throttle_prefetch_key", None)
+        counted = count_request(self.key, self.duration, prefetch(request) if prefetch else None)
         if counted is None:
             return True
-        count, self._remaining = counted
+        count, self._remaining, request.throttle_prefetched = counted
         return count <= self.num_requests
 
     def wait(self) -> float | None:

@@ -33,7 +33,10 @@ def test_forty_concurrent_events_on_one_parcel_are_all_recorded():
     def scan(i):
         barrier.wait(timeout=30)
         return get_parcel_service().record_event(
-            parcel=parcel, actor=carrier, data={"status": "in_transit", "location": f"hub {i}"}
+            parcel_id=parcel.pk,
+            visible=Parcel.objects.all(),
+            actor=carrier,
+            data={"status": "in_transit", "location": f"hub {i}"},
         )
 
     with ThreadPoolExecutor(max_workers=40) as pool:
@@ -52,7 +55,9 @@ def test_conflicting_terminal_events_have_exactly_one_winner():
     def finish(status):
         barrier.wait(timeout=30)
         try:
-            get_parcel_service().record_event(parcel=parcel, actor=carrier, data={"status": status})
+            get_parcel_service().record_event(
+                parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=carrier, data={"status": status}
+            )
             return status
         except InvalidTransition:
             return None

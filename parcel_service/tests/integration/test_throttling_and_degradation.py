@@ -105,7 +105,7 @@ def test_counter_opens_a_window_on_the_first_request_and_counts_within_it():
 
     assert count_request("throttle-unit", 60)[0] == 1
     assert count_request("throttle-unit", 60)[0] == 2
-    count, remaining = count_request("throttle-unit", 60)
+    count, remaining, _ = count_request("throttle-unit", 60)
     assert count == 3 and 0 < remaining <= 60
 
 
@@ -113,9 +113,11 @@ def test_counter_opens_a_window_on_the_first_request_and_counts_within_it():
 def test_redis_counter_reports_the_window_left_for_retry_after():
     from django.core.cache import cache
 
+    cache.set("prefetched-entry", b"doc")
     cache.count_in_window("throttle-ttl", 30)
-    count, remaining = cache.count_in_window("throttle-ttl", 30)
+    count, remaining, prefetched = cache.count_in_window("throttle-ttl", 30, "prefetched-entry")
     assert count == 2 and 28 < remaining <= 30
+    assert prefetched == b"doc"  # read in the same round trip
 
 
 def test_counter_fails_open_while_redis_is_down(dead_redis):

@@ -88,13 +88,17 @@ def test_cancel_of_a_non_pending_parcel_is_refused():
 def test_record_event_refuses_an_illegal_transition_and_writes_nothing():
     parcel = ParcelFactory(status="lost")
     with pytest.raises(InvalidTransition):
-        make_service().record_event(parcel=parcel, actor=None, data={"status": "delivered"})
+        make_service().record_event(
+            parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "delivered"}
+        )
     assert not TrackingEvent.objects.exists()
 
 
 def test_record_event_defaults_occurred_at_to_the_clock():
     parcel = ParcelFactory()
-    event = make_service().record_event(parcel=parcel, actor=None, data={"status": "in_transit"})
+    event = make_service().record_event(
+        parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "in_transit"}
+    )
     assert event.occurred_at == event.recorded_at == FIXED_NOW
 
 
@@ -102,7 +106,7 @@ def test_writes_refresh_the_cached_tracking_document_after_commit():
     service = make_service()
     parcel = ParcelFactory()
     assert b'"pending"' in service.track(tracking_number=parcel.tracking_number)
-    service.record_event(parcel=parcel, actor=None, data={"status": "in_transit"})
+    service.record_event(parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "in_transit"})
     cached = service.cache.get(tracking_cache_key(parcel.tracking_number))
     assert b'"in_transit"' in cached
     assert service.track(tracking_number=parcel.tracking_number) == cached
@@ -112,3 +116,14 @@ def test_track_unknown_number_is_none_and_not_cached():
     service = make_service()
     assert service.track(tracking_number="RR473124829GB") is None
     assert service.cache.get(tracking_cache_key("RR473124829GB")) is None
+
+
+def test_record_event_outside_the_callers_visibility_is_not_found():
+    from parcel_service.exceptions import ParcelNotFound
+
+    parcel = ParcelFactory()
+    with pytest.raises(ParcelNotFound):
+        make_service().record_event(
+            parcel_id=parcel.pk, visible=Parcel.objects.none(), actor=None, data={"status": "in_transit"}
+        )
+    assert not TrackingEvent.objects.exists()
