@@ -738,11 +738,13 @@ class Bench:
             ("add_event", 0.15),
         ):
             target(endpoint, ratio(endpoint) >= minimum, f"ratio {ratio(endpoint)} >= {minimum}")
-        first, deep = d["carrier_list_first"]["rps"], d["carrier_list_deep"]["rps"]
+        # Compared as ratios (each against its own adjacent baselines, so machine noise cancels) and one-sided:
+        # the promise is that depth costs nothing, i.e. a deep page is at most 10% slower than the first.
+        first, deep = ratio("carrier_list_first"), ratio("carrier_list_deep")
         target(
             "carrier_list_deep_vs_first",
-            abs(deep - first) <= 0.10 * first if first else False,
-            f"deep {deep} rps within 10% of first {first} rps",
+            deep >= 0.9 * first if first else False,
+            f"deep ratio {deep} >= 0.9 x first ratio {first}",
         )
         one = d["add_event_one_parcel"]
         target(

@@ -45,6 +45,8 @@ _SINGLE_FLIGHT_POLL_S = 0.01
 _MAX_TRACKING_NUMBER_ATTEMPTS = 5
 
 T = TypeVar("T")
+# "The caller did not read the cache" (as opposed to None: "it did, and found nothing").
+NOT_LOOKED_UP = object()
 
 
 def tracking_cache_key(tracking_number: str) -> str:
@@ -251,7 +253,7 @@ class ParcelService:
 
     # -- reads ------------------------------------------------------------------------------------------
 
-    def track(self, *, tracking_number: str, cached: bytes | None = None) -> bytes | None:
+    def track(self, *, tracking_number: str, cached: bytes | object | None = NOT_LOOKED_UP) -> bytes | None:
         """Return the public tracking document for a tracking number, as JSON bytes.
 
         Served from the cache when warm; built from the database and cached on a miss. The document
@@ -260,7 +262,7 @@ class ParcelService:
 
         Args:
             tracking_number: As the client typed it (case and spaces are normalised).
-            cached: The cache entry, when the caller already read it (``tracking_cache_key``); None to look.
+            cached: The cache entry when the caller already read it (``tracking_cache_key``; None for a miss).
 
         Returns:
             The JSON document, or None when no parcel has this tracking number.
@@ -269,10 +271,13 @@ class ParcelService:
             InvalidTrackingNumber: Malformed, or the check digit is wrong.
         """
         canonical = normalize(tracking_number)
-        if cached is not None:
-            return cached
+        if cached is not NOT_LOOKED_UP and cached is not None:
+            return cached  # type: ignore[return-value]
         return self._cached(
-            tracking_cache_key(canonical), lambda: self._tracking_document(canonical), single_flight=True
+            tracking_cache_key(canonical),
+            lambda: self._tracking_document(canonical),
+            single_flight=True,
+            known_miss=cached is None,
         )
 
     def parcel_document(self, *, parcel_id: uuid.UUID | str, user: Any) -> ParcelDocument | None:
@@ -298,15 +303,18 @@ class ParcelService:
 
     # -- helpers ----------------------------------------------------------------------------------------
 
-    def _cached(self, key: str, build: Callable[[], T | None], *, single_flight: bool = False) -> T | None:
+    def _cached(
+        self, key: str, build: Callable[[], T | None], *, single_flight: bool = False, known_miss: bool = False
+    ) -> T | None:
         """Read-through cache, with optional single-flight rebuilds.
 
         With ``single_flight``, on a miss the request that wins ``cache.add`` on a short-lived lock key
         rebuilds the entry; concurrent requests for the same key wait up to ``SINGLE_FLIGHT_WAIT_S`` for
         it instead of all hitting the database (a burst on one public tracking number costs one query).
         With the cache unavailable (``add`` answers None) every request simply builds its own answer.
+        ``known_miss`` skips the first read when the caller has just read the entry and found nothing.
         """
-        value = self.cache.get(key)
+        value = None if known_miss else self.cache.get(key)
         if value is not None:
             return value
         lock_key = f"{key}:rebuild"
@@ -354,14 +362,38 @@ class ParcelService:
         return ParcelDocument(owner_id=parcel.owner_id, etag=parcel.etag, body=dumps(ParcelSerializer(parcel).data))
 
     def _tracking_document(self, tracking_number: str) -> bytes | None:
-        parcel = (
+        # One query: the parcel LEFT JOIN its events (a row per event, or one row of NULLs without events).
+        rows = list(
             Parcel.objects.filter(tracking_number=tracking_number)
-            .values("id", "tracking_number", "status", "estimated_delivery", "updated_at")
-            .first()
+            .order_by("events__occurred_at", "events__recorded_at")
+            .values_list(
+                "tracking_number",
+                "status",
+                "estimated_delivery",
+                "updated_at",
+                "events__status",
+                "events__location",
+                "events__description",
+                "events__occurred_at",
+            )
         )
-        if parcel is None:
+        if not rows:
             return None
-        return self._render_tracking(parcel.pop("id"), parcel)
+        number, status, estimated_delivery, updated_at = rows[0][:4]
+        events = [
+            {"status": row[4], "location": row[5], "description": row[6], "occurred_at": row[7]}
+            for row in rows
+            if row[4] is not None
+        ]
+        return dumps(
+            {
+                "tracking_number": number,
+                "status": status,
+                "estimated_delivery": estimated_delivery,
+                "updated_at": updated_at,
+                "events": events,
+            }
+        )
 
     @staticmethod
     def _render_tracking(parcel_id: Any, fields: Mapping[str, Any]) -> bytes:

@@ -64,10 +64,13 @@ class CounterThrottleMixin:
         if self.key is None:
             return True
         prefetch = getattr(view, "throttle_prefetch_key", None)
-        counted = count_request(self.key, self.duration, prefetch(request) if prefetch else None)
+        prefetch_key = prefetch(request) if prefetch else None
+        counted = count_request(self.key, self.duration, prefetch_key)
         if counted is None:
             return True
-        count, self._remaining, request.throttle_prefetched = counted
+        count, self._remaining, prefetched = counted
+        if prefetch_key is not None:
+            request.throttle_prefetched = prefetched  # None: looked, and nothing is cached
         return count <= self.num_requests
 
     def wait(self) -> float | None:

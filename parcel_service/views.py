@@ -45,7 +45,7 @@ from .serializers import (
     TrackingEventCreateSerializer,
     TrackingEventSerializer,
 )
-from .services import get_parcel_service, tracking_cache_key
+from .services import NOT_LOOKED_UP, get_parcel_service, tracking_cache_key
 from .status_machine import describe_transitions
 from .throttling import AnonRateThrottle, ScopedRateThrottle
 from .tracking_numbers import normalize
@@ -269,7 +269,7 @@ class TrackingView(APIView):
     )
     def get(self, request: Request, tracking_number: str) -> HttpResponse:
         """Return the public tracking document (pre-rendered JSON, served from the cache when warm)."""
-        prefetched = getattr(request, "throttle_prefetched", None)
+        prefetched = getattr(request, "throttle_prefetched", NOT_LOOKED_UP)
         document = get_parcel_service().track(tracking_number=tracking_number, cached=prefetched)
         if document is None:
             raise NotFound("No parcel has this tracking number.")
