@@ -58,3 +58,7 @@ serve: venv
 ## bench: the performance benchmark (prod settings, Gunicorn, PostgreSQL + Redis, wrk); see bench/README.md
 bench: venv
 	bash bench/run.sh
+
+## soak: 10 minutes of mixed load at ~70% of capacity, then 3x overload and recovery (not in CI; ~13 min)
+soak: venv
+	bash bench/run.sh --soak

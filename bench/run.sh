@@ -19,4 +19,8 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
+if [[ "${1:-}" == "--soak" ]]; then
+  shift
+  exec .venv/bin/python bench/soak.py "$@"
+fi
 exec .venv/bin/python bench/bench.py "$@"
