@@ -12,3 +12,7 @@ LOGGING = build_logging("text", env.str("LOG_LEVEL", default="INFO").upper())
 
 # Demo accounts are created only here (see the create_demo_users command).
 DEMO_USERS_ENABLED = True
+
+# Serve static files straight from the apps (no collectstatic needed outside production).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

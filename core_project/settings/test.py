@@ -18,3 +18,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="100000/min"),
     },
 }
+
+# Serve static files straight from the apps (no collectstatic needed outside production).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

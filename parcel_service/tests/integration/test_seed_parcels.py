@@ -140,3 +140,26 @@ def test_copy_path_on_postgres() -> None:
     seed(parcels=300, owners=5, chunk_size=100)
     assert Parcel.objects.filter(reference__startswith="seed-").count() == 300
     assert TrackingEvent.objects.count() == 900
+
+
+@pytest.mark.postgres
+def test_large_load_drops_and_rebuilds_indexes_and_foreign_keys(monkeypatch) -> None:
+    from parcel_service.management.commands import seed_parcels
+
+    def index_names() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'parcel_service_parcel'")
+            return {row[0] for row in cursor.fetchall()}
+
+    before = index_names()
+    monkeypatch.setattr(seed_parcels, "REBUILD_THRESHOLD", 100)  # take the bulk path with a small load
+    seed(parcels=300, owners=5, chunk_size=100)
+    assert Parcel.objects.filter(reference__startswith="seed-").count() == 300
+    assert TrackingEvent.objects.count() == 900
+    assert index_names() == before  # every secondary index is back
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'parcel_service_trackingevent'::regclass "
+            "AND contype = 'f'"
+        )
+        assert cursor.fetchone()[0] == 2  # parcel and recorded_by foreign keys restored
