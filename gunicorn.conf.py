@@ -162,3 +162,18 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Move everything loaded at start-up (Django, the app, their modules) out of the garbage collector's view.
+
+    Those objects live as long as the worker. Without this, every full collection walks them all again,
+    which shows up as latency spikes on otherwise fast requests (``gc.freeze``, Python 3.7+).
+
+    Args:
+        worker: The Gunicorn worker, after it loaded the application.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
