@@ -27,7 +27,16 @@ MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class StrictStringMixin:
-    """Accept only JSON strings: DRF's string fields would otherwise turn ``123`` into ``"123"``."""
+    """Accept only JSON strings, verbatim.
+
+    DRF's string fields would otherwise turn ``123`` into ``"123"``, and trim whitespace: that silently
+    alters what the client sent and can turn a valid value invalid (a phone ``"8)5 "`` matches the
+    documented pattern; trimmed, it no longer does). The API stores what it was given.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
 
     def to_internal_value(self, data: Any) -> str:
         """Reject non-string input, then validate as the field normally does."""
@@ -37,15 +46,7 @@ class StrictStringMixin:
 
 
 class StrictCharField(StrictStringMixin, serializers.CharField):
-    """A ``CharField`` that accepts only JSON strings and keeps them verbatim (no whitespace trimming).
-
-    Trimming would turn a schema-valid ``" "`` into a "blank" error and silently alter what the client
-    sent; the API stores what it was given.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
+    """A ``CharField`` that accepts only JSON strings, verbatim."""
 
 
 class StrictEmailField(StrictStringMixin, serializers.EmailField):

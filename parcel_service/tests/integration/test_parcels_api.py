@@ -332,3 +332,11 @@ def test_carrier_cannot_cancel(carrier_client, customer):
 def test_a_lone_surrogate_escape_is_a_parse_error(customer_client):
     response = customer_client.post(LIST_URL, b'{"reference": "\\udb9b"}', content_type="application/json")
     assert_problem(response, 400, "parse_error")
+
+
+def test_strings_are_kept_verbatim_so_a_pattern_valid_phone_with_a_trailing_space_is_accepted(customer_client):
+    body = valid_body()
+    body["recipient"]["phone"] = "8)5 "
+    response = customer_client.post(LIST_URL, body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["recipient"]["phone"] == "8)5 "
