@@ -105,14 +105,6 @@ class QueryValidationError(drf_exceptions.ValidationError):
     pointer_prefix = "/query"
 
 
-class RequestTooLarge(drf_exceptions.APIException):
-    """The body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
-
-    status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    default_code = "request_too_large"
-    default_detail = "Request body is larger than 1 MiB."
-
-
 # DRF exception class -> stable problem code, for the classes whose default_code is not the one API.md names.
 _DRF_CODES: dict[type[Exception], str] = {
     drf_exceptions.NotAuthenticated: "not_authenticated",
