@@ -63,8 +63,14 @@ class Parcel(models.Model):
     """A shipment from a sender to a recipient, identified publicly by its S10 tracking number."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tracking_number = models.CharField(max_length=13, unique=True, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="parcels")
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that would also add a second,
+    # varchar_pattern_ops index for LIKE queries, which nothing runs (tracking numbers match exactly).
+    tracking_number = models.CharField(max_length=13, editable=False)
+    # No index of its own: every composite index below starts with owner_id and serves owner lookups.
+    # Each index is one more page to write when an event updates the parcel.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="parcels", db_index=False
+    )
     status = models.CharField(max_length=32, choices=ParcelStatus.choices, default=ParcelStatus.PENDING)
     reference = models.CharField(max_length=64, blank=True, default="")
 
@@ -122,6 +128,7 @@ class Parcel(models.Model):
                 name="parcel_dimensions_all_or_none_in_range",
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="parcel_version_positive"),
+            models.UniqueConstraint(fields=["tracking_number"], name="parcel_tracking_number_unique"),
         ]
         indexes = [
             # Cursor pagination: each list ordering, per owner (customers) and global (carriers, staff).
@@ -166,14 +173,23 @@ class TrackingEvent(models.Model):
     """One scan or status change reported by a carrier. Append-only: events are never edited or deleted."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_timeline_idx (parcel_id first), so no single-column index: events are the most
+    # written table, and every index costs each insert.
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events", db_index=False)
     status = models.CharField(max_length=32, choices=ParcelStatus.choices)
     location = models.CharField(max_length=128, blank=True, default="")
     description = models.CharField(max_length=500, blank=True, default="")
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(editable=False)
+    # Not indexed: only deleting a user asks "which events did they record?" (a rare admin action that can
+    # afford a scan), while every event insert would pay for the index.
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recorded_events", null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="recorded_events",
+        null=True,
+        blank=True,
+        db_index=False,
     )
 
     class Meta:
@@ -199,7 +215,10 @@ class IdempotencyRecord(models.Model):
         IN_FLIGHT = "in_flight"
         COMPLETED = "completed"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records")
+    # Covered by the (user, key) unique constraint, so no single-column index.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records", db_index=False
+    )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and canonical body.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
