@@ -68,6 +68,32 @@ def test_metrics_count_requests_served_by_two_workers():
     assert float(line.rsplit(" ", 1)[1]) == 201
 
 
+def mapped_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "GUNICORN_NO_PRELOAD"])
+def test_master_preloads_the_warmed_application_so_a_replacement_worker_starts_warm(preload):
+    env = {} if preload else {"GUNICORN_NO_PRELOAD": "1"}
+    with gunicorn(workers=1, **env) as server:
+        # warm_up() instantiated the cache backend, which imports the Redis client and its C parser: in
+        # the master only if the master loaded the application before forking.
+        assert ("hiredis" in mapped_libraries(server.process.pid)) is preload
+        if not preload:
+            return
+        (old,) = server.worker_pids()
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while server.worker_pids() in ([], [old]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (new,) = server.worker_pids()
+        # The replacement is a fork of the warmed master: it holds the application from its first instant,
+        # before it has served (or even loaded) anything itself.
+        assert new != old
+        assert "hiredis" in mapped_libraries(new)
+        assert requests.get(f"{server.url}/api/v1/health/", timeout=10).status_code == 200
+
+
 def test_throttle_limit_holds_across_two_workers():
     parcel = ParcelFactory()
     with gunicorn(workers=2, THROTTLE_ANON="10/min") as server:
