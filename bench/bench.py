@@ -89,15 +89,25 @@ class Config:
     redis_db: int = env_int("BENCH_REDIS_DB", 13)
     redis_host: str = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1:6379")
     deep_pages: int = env_int("BENCH_DEEP_PAGES", 1000)
+    segments: int = 0
+    segment_seconds: int = 0
+    dataset: str = ""  # the dataset being measured: each has a database of its own
     results: Path = Path(os.environ.get("BENCH_RESULTS", str(RESULTS)))
 
     def __post_init__(self) -> None:
         self.duration = env_int("BENCH_DURATION", 3 if self.quick else 10)
+        self.segments = env_int("BENCH_SEGMENTS", 2 if self.quick else 5)
+        self.segment_seconds = env_int("BENCH_SEGMENT_SECONDS", 1 if self.quick else 2)
+
+    @property
+    def database(self) -> str:
+        """Name of the current dataset's database: one per dataset, so each holds exactly its parcels."""
+        return f"{self.db_name}_{self.dataset}"
 
     @property
     def database_url(self) -> str:
-        """URL of the dedicated bench database."""
-        return f"{self.pg_url.rstrip('/')}/{self.db_name}"
+        """URL of the current dataset's dedicated bench database."""
+        return f"{self.pg_url.rstrip('/')}/{self.database}"
 
     @property
     def redis_url(self) -> str:
@@ -224,15 +234,15 @@ class Bench:
     # -- database -----------------------------------------------------------------------------------------
 
     def prepare_database(self) -> None:
-        """Create the bench database if missing, migrate it with prod settings, collect static files."""
+        """Create the current dataset's database if missing, migrate it with prod settings, collect static files."""
         admin_url = f"{self.config.pg_url.rstrip('/')}/postgres"
         conn = psycopg2.connect(admin_url, connect_timeout=5)
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.db_name,))
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.database,))
             if cur.fetchone() is None:
-                log(f"creating database {self.config.db_name}")
-                cur.execute(f'CREATE DATABASE "{self.config.db_name}"')
+                log(f"creating database {self.config.database}")
+                cur.execute(f'CREATE DATABASE "{self.config.database}"')
             cur.execute("SHOW server_version")
             self.results["machine"]["postgres"] = cur.fetchone()[0]
         conn.close()
@@ -390,6 +400,7 @@ class Bench:
         items: Path | None = None,
         body: dict[str, Any] | None = None,
         order: str = "sequential",
+        seconds: int | None = None,
     ) -> dict[str, Any]:
         """Run wrk once and return its summary plus the status codes the service logged meanwhile."""
         env = self.base_env()
@@ -412,14 +423,15 @@ class Bench:
             "wrk",
             f"--threads={threads}",
             f"--connections={connections}",
-            f"--duration={self.config.duration}s",
+            f"--duration={seconds or self.config.duration}s",
             "--timeout=5s",
             "--latency",
             f"--script={LUA / script}",
             f"http://127.0.0.1:{self.port}",
         ]
         offset = self.server_log.stat().st_size
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=self.config.duration + 60)
+        limit = (seconds or self.config.duration) + 60
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
         if proc.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed for {name}:\n{proc.stdout}\n{proc.stderr}")
@@ -595,97 +607,90 @@ class Bench:
         }
         out: dict[str, Any] = {}
         baselines: list[float] = []
+        segment_s = self.config.segment_seconds
 
         def baseline() -> float:
-            result = self.wrk(f"{name}-baseline-{len(baselines)}", "get.lua", "/api/v1/health/", connections=c)
+            result = self.wrk(
+                f"{name}-baseline-{len(baselines)}", "get.lua", "/api/v1/health/", connections=c, seconds=segment_s
+            )
             baselines.append(result["rps"])
-            log(f"  baseline: {result['rps']:.0f} rps")
             return result["rps"]
 
         before = baseline()
         for endpoint, spec in specs.items():
             kwargs = {k: spec[k] for k in ("token", "items", "body") if k in spec}
-            runs = []
-            for connections in (c, lc):
-                if endpoint == "tracking_warm":
-                    warm_tracking()
-                if endpoint == "detail":
-                    warm_detail()
-                if endpoint == "tracking_cold":
-                    self.flush_cache()
-                keys_before = self.tracking_keys() if endpoint.startswith("tracking") else 0
-                events_before = 0
-                if endpoint == "add_event_one_parcel":
-                    events_before = self.sql(
-                        "SELECT count(*) FROM parcel_service_trackingevent WHERE parcel_id = %s",
-                        (inputs["contention"],),
-                    )[0][0]
-                run = self.wrk(
-                    f"{name}-{endpoint}-c{connections}", spec["script"], spec["path"], connections=connections, **kwargs
+            if endpoint == "tracking_warm":
+                warm_tracking()
+            if endpoint == "detail":
+                warm_detail()
+            events_before = 0
+            if endpoint == "add_event_one_parcel":
+                events_before = self.contention_events(inputs["contention"])
+            # Throughput: short endpoint segments, each between two baseline segments (B E B E … E B), so
+            # every segment is compared with the machine as it was seconds before and after. The ratio is
+            # the median over segments: one burst of outside load moves a single segment, not the figure.
+            segments: list[dict[str, Any]] = []
+            around = [before]
+            for index in range(self.config.segments):
+                segments.append(
+                    self.measure(name, endpoint, spec, kwargs, connections=c, seconds=segment_s, index=index)
                 )
-                if endpoint.startswith("tracking"):
-                    # Each miss caches one document. The server also answers the few requests still in flight
-                    # when wrk stops counting, so divide by what it logged when that is more.
-                    misses = max(0, self.tracking_keys() - keys_before)
-                    served = max(run["requests"], sum(run["statuses"].values()))
-                    run["cache_hit_ratio"] = round(max(0.0, 1 - misses / served), 3) if served else None
-                if endpoint == "add_event_one_parcel":
-                    created = (
-                        self.sql(
-                            "SELECT count(*) FROM parcel_service_trackingevent WHERE parcel_id = %s",
-                            (inputs["contention"],),
-                        )[0][0]
-                        - events_before
-                    )
-                    ok = run["statuses"].get("201", 0)
-                    answered = run["requests"] - run["errors_status"]
-                    run["contention"] = {
-                        "events_created": created,
-                        "logged_201": ok,
-                        "wrk_2xx": answered,
-                        # wrk stops counting at the deadline while up to `connections` requests are still being
-                        # served: the database may have a few more events than wrk saw, never fewer.
-                        "lost_events": max(0, answered - created) + max(0, ok - created),
-                    }
-                runs.append(run)
-            after = baseline()
-            throughput, latency = runs
-            baseline_rps = (before + after) / 2
-            spread = abs(before - after) / baseline_rps * 100 if baseline_rps else 0.0
+                around.append(baseline())
+            latency = self.measure(name, endpoint, spec, kwargs, connections=lc, seconds=self.config.duration)
+            runs = [*segments, latency]
+            after = around[-1]
+            segment_ratios = [
+                seg["rps"] / ((around[i] + around[i + 1]) / 2) if around[i] + around[i + 1] else 0.0
+                for i, seg in enumerate(segments)
+            ]
+            rps = statistics.median(seg["rps"] for seg in segments)
+            baseline_rps = statistics.mean(around)
+            spread = (max(around) - min(around)) / baseline_rps * 100 if baseline_rps else 0.0
             statuses: Counter[str] = Counter()
             for run in runs:
                 statuses.update(run["statuses"])
             errors = sum(r["errors_status"] + r["socket_errors"] for r in runs)
             five_xx = sum(v for k, v in statuses.items() if k.startswith("5"))
+            loaded = max(segments, key=lambda seg: seg["rps"])
             entry = {
-                "rps": round(throughput["rps"], 1),
-                "ratio": round(throughput["rps"] / baseline_rps, 3) if baseline_rps else None,
+                "rps": round(rps, 1),
+                "ratio": round(statistics.median(segment_ratios), 3),
+                "ratio_segments": [round(r, 3) for r in segment_ratios],
                 "p50_ms": round(latency["p50_us"] / 1000, 2),
                 "p99_ms": round(latency["p99_us"] / 1000, 2),
                 "errors": errors,
                 "baseline_rps": round(baseline_rps, 1),
+                "baseline_runs_rps": [round(b, 1) for b in around],
                 "baseline_spread_pct": round(spread, 1),
                 "flagged": spread > 10,
-                "p50_ms_loaded": round(throughput["p50_us"] / 1000, 2),
-                "p99_ms_loaded": round(throughput["p99_us"] / 1000, 2),
-                "requests": throughput["requests"] + latency["requests"],
+                "p50_ms_loaded": round(loaded["p50_us"] / 1000, 2),
+                "p99_ms_loaded": round(loaded["p99_us"] / 1000, 2),
+                "requests": sum(r["requests"] for r in runs),
                 "statuses": dict(statuses),
                 "5xx": five_xx,
             }
             if endpoint.startswith("tracking"):
-                entry["cache_hit_ratio"] = throughput.get("cache_hit_ratio")
+                served = sum(seg["served"] for seg in segments)
+                misses = sum(seg["misses"] for seg in segments)
+                entry["cache_hit_ratio"] = round(max(0.0, 1 - misses / served), 3) if served else None
             if endpoint == "carrier_list_deep":
                 entry["depth"] = depth
             if endpoint == "add_event_one_parcel":
-                entry["lost_events"] = sum(r["contention"]["lost_events"] for r in runs)
-                entry["contention"] = [r["contention"] for r in runs]
+                created = self.contention_events(inputs["contention"]) - events_before
+                logged = statuses.get("201", 0)
+                answered = sum(r["requests"] - r["errors_status"] for r in runs)
+                # wrk stops counting at its deadline while up to `connections` requests are still being served:
+                # the database may hold a few more events than wrk saw, never fewer.
+                entry["contention"] = {"events_created": created, "logged_201": logged, "wrk_2xx": answered}
+                entry["lost_events"] = max(0, answered - created) + max(0, logged - created)
             if errors:
-                entry["error_samples"] = (throughput["error_samples"] + latency["error_samples"])[:5]
+                entry["error_samples"] = [s for r in runs for s in r["error_samples"]][:5]
                 entry["error_sample_response"] = self.sample_error(spec, kwargs)
             out[endpoint] = entry
             log(
-                f"  {endpoint}: {entry['rps']} rps, ratio {entry['ratio']}, p50 {entry['p50_ms']} ms, "
-                f"p99 {entry['p99_ms']} ms, errors {errors} {dict(statuses)}"
+                f"  {endpoint}: {entry['rps']} rps, ratio {entry['ratio']} (segments {entry['ratio_segments']}), "
+                f"p50 {entry['p50_ms']} ms, p99 {entry['p99_ms']} ms, baseline spread {entry['baseline_spread_pct']}%, "
+                f"errors {errors} {dict(statuses)}"
             )
             before = after
         rss = self.worker_rss_mib()
@@ -700,6 +705,34 @@ class Bench:
         }
         self.stop_server()
         return out
+
+    def measure(
+        self,
+        dataset: str,
+        endpoint: str,
+        spec: dict[str, Any],
+        kwargs: dict[str, Any],
+        *,
+        connections: int,
+        seconds: int,
+        index: int | None = None,
+    ) -> dict[str, Any]:
+        """One wrk run of an endpoint; for tracking, also the cache misses it caused (each caches a document)."""
+        if endpoint == "tracking_cold":
+            self.flush_cache()  # every segment starts cold: its tracking numbers were cached by the previous one
+        keys_before = self.tracking_keys() if endpoint.startswith("tracking") else 0
+        label = f"{dataset}-{endpoint}-c{connections}" + ("" if index is None else f"-s{index}")
+        run = self.wrk(label, spec["script"], spec["path"], connections=connections, seconds=seconds, **kwargs)
+        if endpoint.startswith("tracking"):
+            # The server also answers the few requests still in flight when wrk stops counting, so count what
+            # it logged when that is more.
+            run["misses"] = max(0, self.tracking_keys() - keys_before)
+            run["served"] = max(run["requests"], sum(run["statuses"].values()))
+        return run
+
+    def contention_events(self, parcel_id: str) -> int:
+        """Number of events of the contention parcel."""
+        return self.sql("SELECT count(*) FROM parcel_service_trackingevent WHERE parcel_id = %s", (parcel_id,))[0][0]
 
     def sample_error(self, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
         """Replay a few requests of an endpoint that had errors and return the first non-2xx answer."""
@@ -790,7 +823,9 @@ class Bench:
         config = self.run_info["config"]
         lines.append(
             f"Gunicorn {config['workers']} sync workers; wrk {config['threads']} threads, {config['connections']} "
-            f"connections (rps) / {config['latency_connections']} (p50/p99), {config['duration_s']} s per run."
+            f"connections (rps) in {config['segments']} segments of {config['segment_s']} s, each between two "
+            f"baseline segments, ratio = median of the segment ratios; {config['latency_connections']} "
+            f"connections for {config['duration_s']} s (p50/p99)."
         )
         datasets = self.results["datasets"]
         for name, data in datasets.items():
@@ -802,8 +837,9 @@ class Bench:
                 f"baseline {base['mean_rps']} rps, spread {base['spread_pct']}%{flag}; "
                 f"peak RSS {self.run_info['rss_mib'].get(name, {}).get('peak')} MiB/worker)",
                 "",
-                "| endpoint | rps | ratio | p50 ms | p99 ms | errors | baseline rps | baseline spread | notes |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+                "| endpoint | rps | ratio | segment ratios | p50 ms | p99 ms | errors | baseline rps | baseline spread "
+                "| notes |",
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
             ]
             for endpoint in ENDPOINTS:
                 e = data[endpoint]
@@ -820,7 +856,8 @@ class Bench:
                 if non2xx:
                     notes.append(f"statuses {non2xx}")
                 lines.append(
-                    f"| {endpoint} | {e['rps']:.0f} | {e['ratio']:.3f} | {e['p50_ms']} | {e['p99_ms']} | "
+                    f"| {endpoint} | {e['rps']:.0f} | {e['ratio']:.3f} | "
+                    f"{min(e['ratio_segments']):.3f}-{max(e['ratio_segments']):.3f} | {e['p50_ms']} | {e['p99_ms']} | "
                     f"{e['errors']} | {e['baseline_rps']:.0f} | {e['baseline_spread_pct']}% | {'; '.join(notes)} |"
                 )
         if "10k" in datasets and "1m" in datasets:
@@ -853,18 +890,21 @@ class Bench:
             "connections": config.connections,
             "latency_connections": config.latency_connections,
             "duration_s": config.duration,
+            "segments": config.segments,
+            "segment_s": config.segment_seconds,
             "datasets": config.datasets,
             "deep_pages": config.deep_pages,
-            "database": config.db_name,
+            "databases": [f"{config.db_name}_{name}" for name in config.datasets],
             "redis_db": config.redis_db,
         }
         unknown = [d for d in config.datasets if d not in DATASETS]
         if unknown:
             raise SystemExit(f"unknown BENCH_DATASETS {unknown}; choose from {sorted(DATASETS)}")
         try:
-            self.prepare_database()
             for name in sorted(config.datasets, key=lambda d: DATASETS[d]["parcels"]):
                 log(f"dataset {name}")
+                config.dataset = name
+                self.prepare_database()
                 self.results["datasets"][name] = self.run_dataset(name)
             peaks = [r["peak"] for r in self.run_info["rss_mib"].values()]
             self.results["rss_mib_max"] = max(peaks) if peaks else None

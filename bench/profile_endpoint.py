@@ -1,6 +1,6 @@
 """Profile one endpoint in-process with pyinstrument, against the bench database, with production settings.
 
-Usage (after ``make bench`` seeded ``parcel_bench``)::
+Usage (after ``make bench`` seeded ``parcel_bench_1m``; ``BENCH_DB=parcel_bench_10k`` for the small one)::
 
     .venv/bin/python bench/profile_endpoint.py customer_list [requests]
 
@@ -22,9 +22,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.update(
     DJANGO_SETTINGS_MODULE="core_project.settings.prod",
     SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48),
-    DATABASE_URL=os.environ.get(
-        "BENCH_DATABASE_URL", f"postgres://postgres:bench@127.0.0.1:5432/{os.environ.get('BENCH_DB', 'parcel_bench')}"
-    ),
+    DATABASE_URL=os.environ.get("BENCH_DATABASE_URL")
+    or f"postgres://postgres:bench@127.0.0.1:5432/{os.environ.get('BENCH_DB', 'parcel_bench_1m')}",
     REDIS_URL=f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '13')}",
     ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
     SECURE_SSL_REDIRECT="false",
