@@ -176,6 +176,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> int:
     """Run the phases and write the report."""
     config = Config()
+    config.dataset = "10k"  # the soak runs on the 10k dataset's database
     bench = Bench(config)
     try:
         bench.prepare_database()
