@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
@@ -65,22 +65,6 @@ class ParcelDocument(NamedTuple):
     owner_id: int
     etag: str
     body: bytes
-
-
-# The public tracking document's event fields, in order; the timeline is sorted by the last two.
-PUBLIC_EVENT_FIELDS = ("status", "location", "description", "occurred_at")
-TIMELINE_FIELDS = (*PUBLIC_EVENT_FIELDS, "recorded_at")
-PARCEL_ATTNAMES = tuple(field.attname for field in Parcel._meta.concrete_fields)
-
-
-def public_event(event: TrackingEvent) -> dict[str, Any]:
-    """An event as the public tracking document shows it (times in UTC, as the database returns them)."""
-    return {
-        "status": event.status,
-        "location": event.location,
-        "description": event.description,
-        "occurred_at": event.occurred_at.astimezone(UTC),
-    }
 
 
 def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,7 +229,7 @@ class ParcelService:
         """
         new_status = data["status"]
         with transaction.atomic():
-            locked, timeline = self._lock_with_timeline(parcel_id, visible=visible)
+            locked = self._lock(parcel_id, visible=visible)
             if not can_transition(locked.status, new_status):
                 raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
             now = self._bump(locked)
@@ -264,11 +248,7 @@ class ParcelService:
                 locked.estimated_delivery = data["estimated_delivery"]
                 update_fields.append("estimated_delivery")
             locked.save(update_fields=update_fields)
-            # Read under the row lock, which every event writer takes first: with the new event this is the
-            # whole timeline as committed, so the refresh needs no query of its own.
-            timeline.append((event.occurred_at, now, public_event(event)))
-            timeline.sort(key=lambda entry: (entry[0], entry[1]))
-            self._refresh_after_commit(locked, events=[entry[2] for entry in timeline])
+            self._refresh_after_commit(locked)
         return event
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -367,29 +347,6 @@ class ParcelService:
             raise PreconditionFailed()
         return locked
 
-    def _lock_with_timeline(
-        self, parcel_id: Any, *, visible: QuerySet[Parcel]
-    ) -> tuple[Parcel, list[tuple[datetime, datetime, dict[str, Any]]]]:
-        # One query: the parcel, locked, LEFT JOIN its events (a row per event, or one row of NULLs).
-        # FOR UPDATE OF the parcel only: events are appended, never changed, and the parcel lock already
-        # serialises every writer of this timeline.
-        rows = list(
-            visible.select_for_update(of=("self",))
-            .filter(pk=parcel_id)
-            .order_by()
-            .values_list(*PARCEL_ATTNAMES, *(f"events__{name}" for name in TIMELINE_FIELDS))
-        )
-        if not rows:
-            raise ParcelNotFound()
-        width = len(PARCEL_ATTNAMES)
-        parcel = Parcel.from_db(visible.db, PARCEL_ATTNAMES, rows[0][:width])
-        timeline = [
-            (row[width + 3], row[width + 4], dict(zip(PUBLIC_EVENT_FIELDS, row[width : width + 4], strict=True)))
-            for row in rows
-            if row[width] is not None
-        ]
-        return parcel, timeline
-
     def _bump(self, parcel: Parcel) -> datetime:
         now = self.clock()
         parcel.version += 1
@@ -439,16 +396,15 @@ class ParcelService:
         )
 
     @staticmethod
-    def _render_tracking(parcel_id: Any, fields: Mapping[str, Any], events: list[dict[str, Any]] | None) -> bytes:
-        if events is None:
-            events = list(
-                TrackingEvent.objects.filter(parcel_id=parcel_id)
-                .order_by("occurred_at", "recorded_at")
-                .values(*PUBLIC_EVENT_FIELDS)
-            )
+    def _render_tracking(parcel_id: Any, fields: Mapping[str, Any]) -> bytes:
+        events = list(
+            TrackingEvent.objects.filter(parcel_id=parcel_id)
+            .order_by("occurred_at", "recorded_at")
+            .values("status", "location", "description", "occurred_at")
+        )
         return dumps({**fields, "events": events})
 
-    def _refresh_after_commit(self, parcel: Parcel, events: list[dict[str, Any]] | None = None) -> None:
+    def _refresh_after_commit(self, parcel: Parcel) -> None:
         parcel_document = self._render_parcel(parcel)
         tracking_fields = {
             "tracking_number": parcel.tracking_number,
@@ -460,9 +416,8 @@ class ParcelService:
         def refresh() -> None:
             # Write-through after commit, never before: a reader never sees an uncommitted change, and a
             # reader that built a stale copy before the commit can only add() it, which fails once this
-            # fresh copy is in place. The parcel's own fields are known, and so are its events when the
-            # caller read them under the row lock; otherwise they are read now.
-            tracking_document = self._render_tracking(parcel.pk, tracking_fields, events)
+            # fresh copy is in place. The parcel's own fields are known; only its events are read.
+            tracking_document = self._render_tracking(parcel.pk, tracking_fields)
             self.cache.set_many(
                 {
                     parcel_cache_key(parcel.pk): parcel_document,
