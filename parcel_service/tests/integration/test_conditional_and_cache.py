@@ -1,15 +1,17 @@
 """ETags and conditional requests; the cached read path (query counts, freshness, single flight)."""
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
 from parcel_service.models import Parcel
-from parcel_service.services import ParcelService, get_parcel_service
+from parcel_service.services import ParcelService, get_parcel_service, tracking_cache_key
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import ParcelFactory, UserFactory
 
@@ -199,6 +201,28 @@ def test_write_then_read_through_a_warm_cache_is_never_stale(customer_client, ca
         assert len(tracked["events"]) == i + 1
         assert detail.json()["status"] == expected_status
         assert detail["ETag"] == f'"{parcel.pk}-{i + 2}"'
+
+
+@pytest.mark.django_db(transaction=True)  # cache refreshes run on commit
+def test_the_document_written_through_after_an_event_equals_one_rebuilt_from_the_database(carrier_client):
+    parcel = ParcelFactory(status="in_transit")
+    events_url = reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk})
+    service = get_parcel_service()
+    bodies = [
+        {"status": "in_transit", "location": "Hub A", "occurred_at": "2026-01-02T10:00:00+02:00"},
+        # Backdated before the first, with another offset: the timeline is ordered by when things happened.
+        {"status": "in_transit", "location": "Hub 0", "occurred_at": "2026-01-01T23:30:00-05:00"},
+        {"status": "out_for_delivery", "description": "On the van"},
+        {"status": "delivered", "estimated_delivery": None},
+    ]
+    for body in bodies:
+        assert carrier_client.post(events_url, body, format="json").status_code == 201
+        written = cache.get(tracking_cache_key(parcel.tracking_number))
+        assert written == service._tracking_document(parcel.tracking_number)
+    document = json.loads(written)
+    assert [e["location"] for e in document["events"]] == ["Hub 0", "Hub A", "", ""]
+    assert document["events"][0]["occurred_at"] == "2026-01-02T04:30:00Z"
+    assert document["status"] == "delivered"
 
 
 @pytest.mark.cache
