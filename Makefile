@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
-PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links
 
 .PHONY: venv run test lint format lock schema schema-check serve bench soak clean
 
@@ -35,8 +35,10 @@ format: venv
 	$(BIN)/black .
 
 ## lock: recompile requirements/*.txt with hashes (base first: dev and prod are constrained by it)
+# Only base.txt strips extras (a constraints file cannot carry them). dev.txt and prod.txt keep them:
+# pip's hash-checking mode rejects a dependency's `pkg[extra]` unless the pin itself names the extra.
 lock: venv
-	$(PIP_COMPILE) requirements/base.in -o requirements/base.txt
+	$(PIP_COMPILE) --strip-extras requirements/base.in -o requirements/base.txt
 	$(PIP_COMPILE) requirements/prod.in -o requirements/prod.txt
 	$(PIP_COMPILE) requirements/dev.in -o requirements/dev.txt
 

@@ -203,6 +203,7 @@ def test_write_then_read_through_a_warm_cache_is_never_stale(customer_client, ca
         assert detail["ETag"] == f'"{parcel.pk}-{i + 2}"'
 
 
+@pytest.mark.cache
 @pytest.mark.django_db(transaction=True)  # cache refreshes run on commit
 def test_the_document_written_through_after_an_event_equals_one_rebuilt_from_the_database(carrier_client):
     parcel = ParcelFactory(status="in_transit")
