@@ -6,13 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from parcel_service.authentication import clear_user_cache
 from parcel_service.services import get_parcel_service
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import UserFactory
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -78,3 +80,19 @@ def carrier_client(carrier) -> APIClient:
 @pytest.fixture
 def staff_client(staff) -> APIClient:
     return client_for(staff)
+
+
+@pytest.fixture
+def dead_redis(settings):
+    """The Redis cache backend pointed at a closed port (fast timeouts): Redis is down."""
+    settings.REDIS_URL = DEAD_REDIS
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "parcel_service.cache.ResilientRedisCache",
+            "LOCATION": DEAD_REDIS,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25, "IGNORE_EXCEPTIONS": True},
+        }
+    }
+    get_parcel_service.cache_clear()
+    yield caches["default"]
+    get_parcel_service.cache_clear()

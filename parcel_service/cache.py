@@ -6,15 +6,21 @@ operation. With Redis hung that is several timeouts per request. ``ResilientRedi
 small per-process circuit breaker: the first connection failure opens it for ``CACHE_RETRY_AFTER_S``
 seconds, during which every operation fails fast (a miss), and one warning line is logged per
 outage rather than per request.
+
+Both backends here also offer ``set_many_if_newer``: a write-through that a slower writer of an older
+version cannot overwrite (atomic in Redis with one Lua script; under a lock in local memory).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,6 +30,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+
+# KEYS[1] holds the version the entries describe; KEYS[2..] get ARGV[3..]. Nothing is written unless the
+# version is newer than the stored one (a missing or expired version counts as older than any).
+_SET_MANY_IF_NEWER_LUA = """
+local stored = tonumber(redis.call('GET', KEYS[1]))
+if stored and stored >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2]) end
+return 1
+"""
 
 
 class CircuitOpen(RedisConnectionError):
@@ -95,6 +111,7 @@ class ResilientRedisCache(RedisCache):
         super().__init__(server, params)
         self.breaker = CircuitBreaker(getattr(settings, "CACHE_RETRY_AFTER_S", 5.0))
         self._guarded: _GuardedClient | None = None
+        self._set_many_if_newer: Any = None
 
     @property
     def client(self) -> Any:  # type: ignore[override]
@@ -140,6 +157,38 @@ class ResilientRedisCache(RedisCache):
         value = client.decode(prefetched[0]) if prefetched and prefetched[0] is not None else None
         return int(count), max(ttl_ms, 0) / 1000, value
 
+    def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
+        """Write ``data`` and ``version`` unless the cache already holds a version at least as new.
+
+        One round trip (``EVALSHA``), atomic in Redis: two writers that finish out of order cannot leave
+        the older one's entries behind.
+
+        Args:
+            version_key: Cache key holding the version the entries describe.
+            version: The version of ``data``.
+            data: Cache keys and values to write.
+            timeout_s: Expiry of the version and of every entry.
+
+        Returns:
+            True if written; False if a newer version was already there or Redis is unavailable.
+        """
+        if self.breaker.is_open:
+            return False
+        client = RedisCache.client.fget(self)
+        try:
+            redis = client.get_client(write=True)
+            if self._set_many_if_newer is None:
+                self._set_many_if_newer = redis.register_script(_SET_MANY_IF_NEWER_LUA)
+            keys = [self.make_and_validate_key(version_key), *(self.make_and_validate_key(key) for key in data)]
+            values = [client.encode(value) for value in data.values()]
+            written = self._set_many_if_newer(keys=keys, args=[version, timeout_s * 1000, *values], client=redis)
+        except (RedisError, OSError) as error:
+            self.breaker.trip(error)
+            return False
+        if self.breaker.open_until:
+            self.breaker.reset()
+        return bool(written)
+
     def ping(self) -> bool:
         """Ask Redis itself, bypassing the breaker (readiness must report the truth, not a cached verdict).
 
@@ -154,3 +203,21 @@ class ResilientRedisCache(RedisCache):
         if self.breaker.open_until:
             self.breaker.reset()
         return True
+
+
+class LocalMemoryCache(LocMemCache):
+    """Django's per-process local-memory cache, plus ``set_many_if_newer`` (the default without Redis)."""
+
+    def __init__(self, name: str, params: dict[str, Any]) -> None:
+        super().__init__(name, params)
+        # LocMemCache's own lock is not re-entrant and its methods take it: a separate one orders writers.
+        self._write_lock = threading.Lock()
+
+    def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
+        """``ResilientRedisCache.set_many_if_newer`` for one process: writers take turns under a lock."""
+        with self._write_lock:
+            stored = self.get(version_key)
+            if stored is not None and stored >= version:
+                return False
+            self.set_many({version_key: version, **data}, timeout_s)
+            return True

@@ -59,6 +59,11 @@ def parcel_cache_key(parcel_id: uuid.UUID | str) -> str:
     return f"parcel:v{PARCEL_CACHE_SHAPE}:{uuid.UUID(str(parcel_id))}"
 
 
+def parcel_version_cache_key(parcel_id: uuid.UUID | str) -> str:
+    """Cache key of the parcel version its cached documents describe (guards write-through ordering)."""
+    return f"parcel-version:{uuid.UUID(str(parcel_id))}"
+
+
 class ParcelDocument(NamedTuple):
     """A parcel's detail response, pre-rendered: who owns it (for the visibility check), its ETag, its JSON."""
 
@@ -93,7 +98,13 @@ def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class ParcelService:
-    """The parcel workflow. Stateless apart from its injected collaborators."""
+    """The parcel workflow. Stateless apart from its injected collaborators.
+
+    Args:
+        cache: A Django cache that also has ``set_many_if_newer`` (both backends in ``parcel_service.cache``).
+        clock: Returns the current time (aware).
+        tracking_numbers: Returns a fresh S10 tracking number.
+    """
 
     def __init__(
         self,
@@ -417,8 +428,12 @@ class ParcelService:
             # Write-through after commit, never before: a reader never sees an uncommitted change, and a
             # reader that built a stale copy before the commit can only add() it, which fails once this
             # fresh copy is in place. The parcel's own fields are known; only its events are read.
+            # Guarded by the parcel's version: a writer that stalled between its commit and this write
+            # (a descheduled worker, a GC pause) cannot replace the documents of a later change.
             tracking_document = self._render_tracking(parcel.pk, tracking_fields)
-            self.cache.set_many(
+            self.cache.set_many_if_newer(
+                parcel_version_cache_key(parcel.pk),
+                parcel.version,
                 {
                     parcel_cache_key(parcel.pk): parcel_document,
                     tracking_cache_key(parcel.tracking_number): tracking_document,

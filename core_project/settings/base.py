@@ -132,7 +132,7 @@ def build_caches(redis_url: str) -> dict[str, Any]:
         A ``CACHES`` setting.
     """
     if not redis_url:
-        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "parcel-service"}}
+        return {"default": {"BACKEND": "parcel_service.cache.LocalMemoryCache", "LOCATION": "parcel-service"}}
     return {
         "default": {
             "BACKEND": "parcel_service.cache.ResilientRedisCache",

@@ -7,11 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from parcel_service.models import Parcel
-from parcel_service.services import ParcelService, get_parcel_service, tracking_cache_key
+from parcel_service.services import (
+    ParcelService,
+    get_parcel_service,
+    parcel_cache_key,
+    parcel_version_cache_key,
+    tracking_cache_key,
+)
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import ParcelFactory, UserFactory
 
@@ -224,6 +230,38 @@ def test_the_document_written_through_after_an_event_equals_one_rebuilt_from_the
     assert [e["location"] for e in document["events"]] == ["Hub 0", "Hub A", "", ""]
     assert document["events"][0]["occurred_at"] == "2026-01-02T04:30:00Z"
     assert document["status"] == "delivered"
+
+
+@pytest.mark.cache
+@pytest.mark.django_db(transaction=True)  # cache refreshes run on commit
+def test_a_late_write_through_never_replaces_a_newer_one(carrier_client, monkeypatch):
+    # Event A commits, but its worker stalls before writing the cache through; event B commits and writes
+    # its documents; then A's write arrives. The cache must keep B's (newer) documents.
+    parcel = ParcelFactory(status="in_transit")
+    events_url = reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk})
+    held = []
+    on_commit = transaction.on_commit
+
+    def hold_refresh(func, *args, **kwargs):
+        if "_refresh_after_commit" in func.__qualname__:
+            held.append(func)
+        else:
+            on_commit(func, *args, **kwargs)
+
+    monkeypatch.setattr(transaction, "on_commit", hold_refresh)
+    first = carrier_client.post(events_url, {"status": "in_transit", "location": "A"}, format="json")
+    monkeypatch.setattr(transaction, "on_commit", on_commit)
+    second = carrier_client.post(events_url, {"status": "out_for_delivery", "location": "B"}, format="json")
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert len(held) == 1
+    held[0]()  # A's write-through, late
+
+    service = get_parcel_service()
+    parcel.refresh_from_db()
+    assert cache.get(parcel_cache_key(parcel.pk)) == service._parcel_document(parcel.pk)
+    assert cache.get(parcel_cache_key(parcel.pk)).etag == parcel.etag
+    assert cache.get(tracking_cache_key(parcel.tracking_number)) == service._tracking_document(parcel.tracking_number)
+    assert cache.get(parcel_version_cache_key(parcel.pk)) == parcel.version
 
 
 @pytest.mark.cache

@@ -4,19 +4,15 @@ import logging
 import time
 
 import pytest
-from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from parcel_service.models import Parcel
-from parcel_service.services import get_parcel_service
 from parcel_service.tests.factories import ParcelFactory
 
 from .helpers import assert_problem
 from .test_parcels_api import LIST_URL, valid_body
 
 pytestmark = pytest.mark.django_db
-
-DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
@@ -57,21 +53,6 @@ def test_authenticated_users_are_throttled_per_user(customer_client, other_clien
 
 def test_health_probes_are_never_throttled(anon_client, tight_rates):
     assert {anon_client.get("/api/v1/health/").status_code for _ in range(10)} == {200}
-
-
-@pytest.fixture
-def dead_redis(settings):
-    settings.REDIS_URL = DEAD_REDIS
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "parcel_service.cache.ResilientRedisCache",
-            "LOCATION": DEAD_REDIS,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25, "IGNORE_EXCEPTIONS": True},
-        }
-    }
-    get_parcel_service.cache_clear()
-    yield caches["default"]
-    get_parcel_service.cache_clear()
 
 
 def test_with_redis_unreachable_every_endpoint_still_answers(

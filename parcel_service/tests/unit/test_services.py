@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from itertools import chain, repeat
 
 import pytest
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import IntegrityError
 
+from parcel_service.cache import LocalMemoryCache
 from parcel_service.exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
 from parcel_service.models import Parcel, TrackingEvent
 from parcel_service.services import ParcelService, parcel_columns, tracking_cache_key
@@ -21,7 +21,9 @@ FIXED_NOW = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
 def make_service(numbers=None):
     sequence = iter(numbers or ["CP123456785NL", "RR473124829GB"])
     return ParcelService(
-        cache=LocMemCache(f"unit-{uuid.uuid4()}", {}), clock=lambda: FIXED_NOW, tracking_numbers=lambda: next(sequence)
+        cache=LocalMemoryCache(f"unit-{uuid.uuid4()}", {}),
+        clock=lambda: FIXED_NOW,
+        tracking_numbers=lambda: next(sequence),
     )
 
 
