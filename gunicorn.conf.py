@@ -139,8 +139,15 @@ logconfig_dict: dict[str, Any] = {
 
 
 # --- Prometheus multiprocess mode ----------------------------------------------------------------
+# With preload_app the master imports the application, and prometheus_client opens its value files,
+# before any server hook runs: the directory must exist by then. Only created here (this file is read
+# again on HUP, when live workers' files must stay); on_starting removes a previous run's files.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
 def on_starting(server: Any) -> None:
-    """Empty and create ``PROMETHEUS_MULTIPROC_DIR`` in the master, before any worker writes to it.
+    """Empty ``PROMETHEUS_MULTIPROC_DIR`` in the master, before any worker writes to it.
 
     Each worker writes its metrics to ``*.db`` files in that directory and ``/metrics`` aggregates
     them. Files left by a previous run (a restarted container keeps its emptyDir) would be counted

@@ -40,6 +40,9 @@ GUNICORN_PID=$!
 cleanup() { kill "$GUNICORN_PID" 2>/dev/null || true; wait "$GUNICORN_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 for _ in $(seq 1 60); do curl -fsS "http://127.0.0.1:$PORT/api/v1/health/" >/dev/null 2>&1 && break; sleep 0.5; done
+if ! curl -fsS "http://127.0.0.1:$PORT/api/v1/health/" >/dev/null 2>&1; then
+  echo "Gunicorn did not come up in 30 s; its log:"; tail -n 40 "$WORK/gunicorn.log"; exit 1
+fi
 
 token() {
   curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/token/" -H 'Content-Type: application/json' \

@@ -81,7 +81,8 @@ def gunicorn(workers: int = 2, **env_overrides: str) -> Iterator[GunicornServer]
         The running server.
     """
     port = free_port()
-    metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-"))
+    # Not created beforehand, as in a fresh container: the server must create it before the app loads.
+    metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-")) / "multiproc"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "core_project.settings.prod",
@@ -117,7 +118,7 @@ def gunicorn(workers: int = 2, **env_overrides: str) -> Iterator[GunicornServer]
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(metrics_dir.parent, ignore_errors=True)
 
 
 @contextlib.contextmanager
