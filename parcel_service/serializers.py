@@ -275,15 +275,17 @@ class PublicTrackingSerializer(serializers.Serializer):
     events = PublicTrackingEventSerializer(many=True)
 
 
-# simplejwt's serializers trim whitespace: a username or token made only of whitespace-class characters
-# (e.g. U+001C) became a "blank" 400 although it is a non-empty string. Kept verbatim, it is simply wrong
-# credentials or an invalid token: 401, as for any other.
+# simplejwt's serializers trim whitespace: a username, password or token made only of whitespace-class
+# characters (e.g. U+001C) became a "blank" 400 although it is a non-empty string, and a password with
+# leading or trailing spaces could never match. Kept verbatim (as Django's own login form keeps passwords),
+# a wrong one is simply wrong credentials or an invalid token: 401, as for any other.
 class TokenObtainPairSerializer(simplejwt_serializers.TokenObtainPairSerializer):
     """Username and password, exchanged for an access and a refresh token."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields[self.username_field] = serializers.CharField(write_only=True, trim_whitespace=False)
+        self.fields["password"] = simplejwt_serializers.PasswordField(trim_whitespace=False)
 
 
 class TokenRefreshSerializer(simplejwt_serializers.TokenRefreshSerializer):

@@ -118,3 +118,17 @@ def test_whitespace_class_tokens_and_usernames_are_401_not_400(anon_client, valu
     assert_problem(anon_client.post(REFRESH_URL, {"refresh": value}, format="json"), 401, "token_not_valid")
     response = anon_client.post(TOKEN_URL, {"username": value, "password": "x"}, format="json")
     assert_problem(response, 401, "no_active_account")
+    response = anon_client.post(TOKEN_URL, {"username": "nobody", "password": value}, format="json")
+    assert_problem(response, 401, "no_active_account")
+
+
+def test_a_password_is_compared_verbatim_spaces_included(anon_client):
+    from parcel_service.tests.factories import UserFactory
+
+    user = UserFactory()
+    user.set_password("  spaced secret  ")
+    user.save()
+    trimmed = {"username": user.username, "password": "spaced secret"}
+    assert_problem(anon_client.post(TOKEN_URL, trimmed, format="json"), 401, "no_active_account")
+    verbatim = {"username": user.username, "password": "  spaced secret  "}
+    assert anon_client.post(TOKEN_URL, verbatim, format="json").status_code == 200
