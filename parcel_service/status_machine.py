@@ -65,6 +65,18 @@ def can_transition(current: str, new: str) -> bool:
     return new_status in ALLOWED_TRANSITIONS[current_status]
 
 
+def predecessors(new: str) -> list[str]:
+    """Return the statuses from which a parcel may record an event with status ``new`` (``can_transition``).
+
+    Args:
+        new: The status of the event being recorded.
+
+    Returns:
+        Status values, for a ``status = ANY(...)`` condition in SQL.
+    """
+    return [status.value for status in ParcelStatus if can_transition(status, new)]
+
+
 def describe_transitions() -> str:
     """Render the table as Markdown for the OpenAPI description, so the docs cannot drift from the code."""
     lines = ["| from | allowed next |", "|---|---|"]

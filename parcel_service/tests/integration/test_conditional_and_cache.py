@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from parcel_service.models import Parcel
@@ -183,6 +184,24 @@ def test_create_and_event_query_counts_are_bounded(customer_client, carrier_clie
         carrier_client.post(
             reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk}), {"status": "in_transit"}, format="json"
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the refresh runs
+def test_an_event_costs_one_statement_and_the_timeline_read_on_postgresql(carrier_client):
+    parcel = ParcelFactory(status="in_transit")
+    url = reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk})
+    assert carrier_client.post(url, {"status": "in_transit"}, format="json").status_code == 201  # user now cached
+    with CaptureQueriesContext(connection) as queries:
+        response = carrier_client.post(url, {"status": "out_for_delivery", "location": "Van 7"}, format="json")
+    assert response.status_code == 201
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 2, statements
+    assert statements[0].startswith("WITH moved AS (UPDATE")  # lock, transition, event: one round trip
+    assert "parcel_service_trackingevent" in statements[1]  # the tracking document's timeline, after commit
+    parcel.refresh_from_db()
+    assert (parcel.status, parcel.version, parcel.events.count()) == ("out_for_delivery", 3, 2)
+    assert response.json()["id"] == str(parcel.events.get(location="Van 7").pk)
 
 
 @pytest.mark.django_db(transaction=True)  # cache refreshes run on commit

@@ -129,3 +129,36 @@ def test_record_event_outside_the_callers_visibility_is_not_found():
             parcel_id=parcel.pk, visible=Parcel.objects.none(), actor=None, data={"status": "in_transit"}
         )
     assert not TrackingEvent.objects.exists()
+
+
+def test_record_event_honours_a_scoped_visibility():
+    from parcel_service.exceptions import ParcelNotFound
+
+    parcel, stranger = ParcelFactory(), UserFactory()
+    with pytest.raises(ParcelNotFound):
+        make_service().record_event(
+            parcel_id=parcel.pk, visible=Parcel.objects.visible_to(stranger), actor=None, data={"status": "in_transit"}
+        )
+    assert not TrackingEvent.objects.exists()
+    event = make_service().record_event(
+        parcel_id=parcel.pk, visible=Parcel.objects.visible_to(parcel.owner), actor=None, data={"status": "in_transit"}
+    )
+    parcel.refresh_from_db()
+    assert (parcel.status, parcel.version) == ("in_transit", 2)
+    assert list(TrackingEvent.objects.values_list("pk", flat=True)) == [event.pk]
+
+
+def test_record_event_sets_or_clears_the_estimated_delivery_only_when_given():
+    from datetime import date
+
+    parcel = ParcelFactory(estimated_delivery=date(2026, 12, 1))
+    service = make_service()
+    all_parcels = Parcel.objects.all()
+    service.record_event(parcel_id=parcel.pk, visible=all_parcels, actor=None, data={"status": "in_transit"})
+    parcel.refresh_from_db()
+    assert parcel.estimated_delivery == date(2026, 12, 1)
+    data = {"status": "in_transit", "estimated_delivery": None}
+    event = service.record_event(parcel_id=parcel.pk, visible=all_parcels, actor=None, data=data)
+    parcel.refresh_from_db()
+    assert parcel.estimated_delivery is None
+    assert event.parcel.estimated_delivery is None and event.parcel.version == parcel.version == 3
