@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -274,6 +274,10 @@ class ParcelService:
         trip and one implicit transaction instead of five round trips (``BEGIN``, lock, insert, update,
         ``COMMIT``). This is the hottest write; the locked path in ``record_event`` stays for refusals.
         """
+        try:
+            parcel_uuid = uuid.UUID(str(parcel_id))
+        except ValueError:  # not an id at all: the locked path answers
+            return None
         new_status = data["status"]
         now = self.clock()
         parcel_table, event_table = Parcel._meta.db_table, TrackingEvent._meta.db_table
@@ -281,7 +285,7 @@ class ParcelService:
         if "estimated_delivery" in data:
             assignments.append("estimated_delivery = %s")
             params.append(data["estimated_delivery"])
-        params += [str(parcel_id), predecessors(new_status)]
+        params += [parcel_uuid, predecessors(new_status)]
         visibility = ""
         if visible.query.where:  # customers: their own parcels only
             try:
@@ -290,7 +294,7 @@ class ParcelService:
                 return None
             visibility = f" AND id IN ({visible_sql})"
             params += visible_params
-        event = self._new_event(parcel_id, actor, data, now=now)
+        event = self._new_event(parcel_uuid, actor, data, now=now)
         params += [
             event.id,
             new_status,
@@ -420,7 +424,7 @@ class ParcelService:
     ) -> Parcel:
         try:
             locked = (Parcel.objects if visible is None else visible).select_for_update().get(pk=parcel_id)
-        except Parcel.DoesNotExist:
+        except (Parcel.DoesNotExist, ValidationError):  # no such parcel, or not even an id
             raise ParcelNotFound() from None
         if expected_version is not None and locked.version != expected_version:
             raise PreconditionFailed()

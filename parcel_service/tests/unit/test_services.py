@@ -162,3 +162,12 @@ def test_record_event_sets_or_clears_the_estimated_delivery_only_when_given():
     parcel.refresh_from_db()
     assert parcel.estimated_delivery is None
     assert event.parcel.estimated_delivery is None and event.parcel.version == parcel.version == 3
+
+
+def test_record_event_for_something_that_is_not_an_id_is_not_found():
+    from parcel_service.exceptions import ParcelNotFound
+
+    with pytest.raises(ParcelNotFound):
+        make_service().record_event(
+            parcel_id="not-a-uuid", visible=Parcel.objects.all(), actor=None, data={"status": "in_transit"}
+        )
