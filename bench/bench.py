@@ -286,7 +286,8 @@ class Bench:
         That is the parcels they created and the events they added to seeded parcels (all with the bench's
         own event location). Without the latter, the contention parcel's timeline grew by thousands of
         events per run, and every event on it costs a read of its whole timeline for the cache refresh:
-        runs stopped being comparable.
+        runs stopped being comparable. The same goes for what a soak (``make soak``) wrote: its parcels and
+        events carry ``soak-`` tags.
         """
         self.sql(
             "DELETE FROM parcel_service_trackingevent WHERE parcel_id IN "
@@ -294,6 +295,12 @@ class Bench:
         )
         self.sql("DELETE FROM parcel_service_parcel WHERE reference = 'bench-create' RETURNING 1")
         self.sql("DELETE FROM parcel_service_trackingevent WHERE location = %s RETURNING 1", (BODY_EVENT["location"],))
+        # And what a soak on this database wrote (its creates and events are tagged with the run).
+        self.sql(
+            "DELETE FROM parcel_service_trackingevent WHERE location LIKE 'soak-%%' OR parcel_id IN "
+            "(SELECT id FROM parcel_service_parcel WHERE reference LIKE 'soak-%%')"
+        )
+        self.sql("DELETE FROM parcel_service_parcel WHERE reference LIKE 'soak-%%' RETURNING 1")
 
     # -- server -------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from parcel_service.management.commands.seed_parcels import (
     CARRIER_USERNAME,
     SHIPPER_USERNAME,
+    _copy_text,
     journey,
     tracking_number_for,
 )
@@ -163,3 +164,12 @@ def test_large_load_drops_and_rebuilds_indexes_and_foreign_keys(monkeypatch) -> 
             "AND contype = 'f'"
         )
         assert cursor.fetchone()[0] == 2  # parcel and recorded_by foreign keys restored
+
+
+def test_copy_text_renders_nulls_empty_strings_numbers_and_timestamps():
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    text = _copy_text([("a b", None, 5, moment), ("x", "", 0, None)])
+    # COPY's text format: tab-separated, \N for NULL, an empty field for an empty string.
+    assert text == "a b\t\\N\t5\t2026-01-02T03:04:05+00:00\nx\t\t0\t\\N\n"

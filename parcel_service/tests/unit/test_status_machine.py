@@ -6,6 +6,7 @@ from parcel_service.status_machine import (
     ParcelStatus,
     can_transition,
     describe_transitions,
+    predecessors,
 )
 
 # The table from API.md, written out independently so a change to the code's table is caught here.
@@ -75,3 +76,11 @@ def test_readme_shows_the_same_table():
         if line.startswith("<!-- walkthrough:end"):
             break
     assert rows == API_MD_TABLE
+
+
+def test_predecessors_are_the_statuses_an_event_may_follow():
+    assert predecessors("delivered") == ["in_transit", "out_for_delivery", "available_for_pickup", "exception"]
+    assert predecessors("pending") == ["pending"]  # nothing leads back to pending; a repeat is another scan
+    assert predecessors("cancelled") == ["pending"]  # and a terminal status is never repeated
+    for status in ParcelStatus:
+        assert not set(predecessors(status)) & {s.value for s in TERMINAL_STATUSES}
