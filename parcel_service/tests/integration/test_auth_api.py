@@ -132,3 +132,30 @@ def test_a_password_is_compared_verbatim_spaces_included(anon_client):
     assert_problem(anon_client.post(TOKEN_URL, trimmed, format="json"), 401, "no_active_account")
     verbatim = {"username": user.username, "password": "  spaced secret  "}
     assert anon_client.post(TOKEN_URL, verbatim, format="json").status_code == 200
+
+
+def test_a_signed_token_without_a_user_claim_is_401(customer):
+    token = AccessToken.for_user(customer)
+    del token.payload[settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id")]
+    assert_problem(_call_with(str(token)), 401, "token_not_valid")
+
+
+def test_the_user_cache_is_bounded(customer, other_customer, monkeypatch):
+    from parcel_service import authentication
+
+    monkeypatch.setattr(authentication, "_MAX_CACHED_USERS", 1)
+    assert _call_with(str(AccessToken.for_user(customer))).status_code == 200
+    assert _call_with(str(AccessToken.for_user(other_customer))).status_code == 200
+    assert list(authentication._user_cache) == [str(other_customer.pk)]  # full: cleared, then the new one
+
+
+def test_a_carrier_group_change_made_from_the_groups_side_is_seen_at_once(customer, other_customer):
+    from django.contrib.auth.models import Group
+
+    from parcel_service.tests.factories import ParcelFactory
+
+    ParcelFactory(owner=other_customer)
+    token = str(AccessToken.for_user(customer))
+    assert _call_with(token).json()["results"] == []
+    Group.objects.get_or_create(name="carriers")[0].user_set.add(customer)  # not customer.groups.add(...)
+    assert len(_call_with(token).json()["results"]) == 1

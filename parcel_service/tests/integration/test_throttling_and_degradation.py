@@ -105,3 +105,25 @@ def test_counter_fails_open_while_redis_is_down(dead_redis):
     from parcel_service.throttling import count_request
 
     assert count_request("throttle-dead", 60) is None
+
+
+def test_the_redis_counter_fails_open_and_fast_while_redis_is_down(dead_redis):
+    assert dead_redis.count_in_window("throttle-dead-direct", 60) is None  # the failure opens the breaker
+    assert dead_redis.breaker.is_open
+    started = time.monotonic()
+    assert dead_redis.count_in_window("throttle-dead-direct", 60, "prefetch") is None  # no I/O while open
+    assert time.monotonic() - started < 0.05
+
+
+def test_readiness_ping_reports_a_dead_redis_and_opens_the_breaker(dead_redis):
+    assert dead_redis.ping() is False
+    assert dead_redis.breaker.is_open
+
+
+@pytest.mark.redis
+def test_readiness_ping_asks_redis_even_with_the_breaker_open():
+    from django.core.cache import cache
+
+    cache.breaker.trip(ConnectionError("an earlier outage"))
+    assert cache.ping() is True  # a real answer, not the breaker's verdict
+    assert not cache.breaker.is_open
