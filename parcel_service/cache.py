@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
@@ -30,6 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+T = TypeVar("T")
 
 # KEYS[1] holds the version the entries describe; KEYS[2..] get ARGV[3..]. Nothing is written unless the
 # version is newer than the stored one (a missing or expired version counts as older than any).
@@ -120,6 +121,25 @@ class ResilientRedisCache(RedisCache):
             self._guarded = _GuardedClient(super().client, self.breaker)
         return self._guarded
 
+    def _direct(self, operation: Callable[[Any, Any], T], *, failed: T, through_breaker: bool = True) -> T:
+        """Run ``operation(django_redis_client, redis_connection)`` on Redis itself, under the breaker.
+
+        For what django-redis has no call for (a pipeline, a script, a ping). A Redis or socket error
+        opens the breaker and returns ``failed``; a success closes it. With ``through_breaker`` off, Redis
+        is asked even while the breaker is open.
+        """
+        if through_breaker and self.breaker.is_open:
+            return failed
+        client = RedisCache.client.fget(self)
+        try:
+            result = operation(client, client.get_client(write=True))
+        except (RedisError, OSError) as error:
+            self.breaker.trip(error)
+            return failed
+        if self.breaker.open_until:
+            self.breaker.reset()
+        return result
+
     def count_in_window(
         self, key: str, window_s: int, prefetch_key: str | None = None
     ) -> tuple[int, float, Any] | None:
@@ -137,25 +157,20 @@ class ResilientRedisCache(RedisCache):
         Returns:
             ``(count, seconds left, prefetched value or None)``, or None while Redis is unavailable.
         """
-        if self.breaker.is_open:
-            return None
-        client = RedisCache.client.fget(self)
         full_key = self.make_and_validate_key(key)
-        try:
-            pipe = client.get_client(write=True).pipeline(transaction=False)
+
+        def count(client: Any, redis: Any) -> tuple[int, float, Any]:
+            pipe = redis.pipeline(transaction=False)
             pipe.set(full_key, 0, ex=window_s, nx=True)
             pipe.incr(full_key)
             pipe.pttl(full_key)
             if prefetch_key is not None:
                 pipe.get(self.make_and_validate_key(prefetch_key))
-            _, count, ttl_ms, *prefetched = pipe.execute()
-        except (RedisError, OSError) as error:
-            self.breaker.trip(error)
-            return None
-        if self.breaker.open_until:
-            self.breaker.reset()
-        value = client.decode(prefetched[0]) if prefetched and prefetched[0] is not None else None
-        return int(count), max(ttl_ms, 0) / 1000, value
+            _, hits, ttl_ms, *prefetched = pipe.execute()
+            value = client.decode(prefetched[0]) if prefetched and prefetched[0] is not None else None
+            return int(hits), max(ttl_ms, 0) / 1000, value
+
+        return self._direct(count, failed=None)
 
     def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
         """Write ``data`` and ``version`` unless the cache already holds a version at least as new.
@@ -172,22 +187,15 @@ class ResilientRedisCache(RedisCache):
         Returns:
             True if written; False if a newer version was already there or Redis is unavailable.
         """
-        if self.breaker.is_open:
-            return False
-        client = RedisCache.client.fget(self)
-        try:
-            redis = client.get_client(write=True)
+        keys = [self.make_and_validate_key(version_key), *(self.make_and_validate_key(key) for key in data)]
+
+        def write(client: Any, redis: Any) -> bool:
             if self._set_many_if_newer is None:
                 self._set_many_if_newer = redis.register_script(_SET_MANY_IF_NEWER_LUA)
-            keys = [self.make_and_validate_key(version_key), *(self.make_and_validate_key(key) for key in data)]
             values = [client.encode(value) for value in data.values()]
-            written = self._set_many_if_newer(keys=keys, args=[version, timeout_s * 1000, *values], client=redis)
-        except (RedisError, OSError) as error:
-            self.breaker.trip(error)
-            return False
-        if self.breaker.open_until:
-            self.breaker.reset()
-        return bool(written)
+            return bool(self._set_many_if_newer(keys=keys, args=[version, timeout_s * 1000, *values], client=redis))
+
+        return self._direct(write, failed=False)
 
     def ping(self) -> bool:
         """Ask Redis itself, bypassing the breaker (readiness must report the truth, not a cached verdict).
@@ -195,14 +203,7 @@ class ResilientRedisCache(RedisCache):
         Returns:
             True if Redis answered. A failure also opens the breaker; a success closes it.
         """
-        try:
-            RedisCache.client.fget(self).get_client(write=True).ping()
-        except (RedisError, OSError) as error:
-            self.breaker.trip(error)
-            return False
-        if self.breaker.open_until:
-            self.breaker.reset()
-        return True
+        return self._direct(lambda _client, redis: bool(redis.ping()), failed=False, through_breaker=False)
 
 
 class LocalMemoryCache(LocMemCache):

@@ -74,7 +74,13 @@ def predecessors(new: str) -> list[str]:
     Returns:
         Status values, for a ``status = ANY(...)`` condition in SQL.
     """
-    return [status.value for status in ParcelStatus if can_transition(status, new)]
+    return list(_PREDECESSORS[new])
+
+
+# Worked out once from the table: recording an event asks for its status's list every time.
+_PREDECESSORS: dict[str, tuple[str, ...]] = {
+    new.value: tuple(status.value for status in ParcelStatus if can_transition(status, new)) for new in ParcelStatus
+}
 
 
 def describe_transitions() -> str:
