@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
-from parcel_service.authentication import clear_user_cache
-from parcel_service.services import get_parcel_service
+from parcel_service.api.services import get_documents, get_parcel_service
+from parcel_service.http.authentication import clear_user_cache
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import UserFactory
 
@@ -32,6 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _clean_cache() -> Iterator[None]:
     cache.clear()
     get_parcel_service.cache_clear()
+    get_documents.cache_clear()
     clear_user_cache()  # ids can be reused between tests once a test's rows are rolled back
     yield
     cache.clear()
@@ -88,11 +89,13 @@ def dead_redis(settings):
     settings.REDIS_URL = DEAD_REDIS
     settings.CACHES = {
         "default": {
-            "BACKEND": "parcel_service.cache.ResilientRedisCache",
+            "BACKEND": "parcel_service.http.cache.ResilientRedisCache",
             "LOCATION": DEAD_REDIS,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25, "IGNORE_EXCEPTIONS": True},
         }
     }
     get_parcel_service.cache_clear()
+    get_documents.cache_clear()
     yield caches["default"]
     get_parcel_service.cache_clear()
+    get_documents.cache_clear()

@@ -107,7 +107,7 @@ loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "parcel_service.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "parcel_service.http.logging.RequestIdFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from parcel_service import exceptions
+from parcel_service.http import problem_details
 
 urlpatterns = [
     re_path(r"^api/v1/", include("parcel_service.urls")),
@@ -21,9 +21,9 @@ if settings.METRICS_ENABLED:
     urlpatterns.append(re_path(r"^metrics/?$", ExportToDjangoView, name="prometheus-django-metrics"))
 
 # Anything else under /api/ is a problem+json 404, even with DEBUG on (where handler404 is bypassed).
-urlpatterns.append(re_path(r"^api/", exceptions.api_not_found))
+urlpatterns.append(re_path(r"^api/", problem_details.api_not_found))
 
-handler400 = exceptions.handler400
-handler403 = exceptions.handler403
-handler404 = exceptions.handler404
-handler500 = exceptions.handler500
+handler400 = problem_details.handler400
+handler403 = problem_details.handler403
+handler404 = problem_details.handler404
+handler500 = problem_details.handler500

@@ -12,4 +12,4 @@ class ParcelServiceConfig(AppConfig):
 
     def ready(self) -> None:
         """Import the OpenAPI extensions so drf-spectacular knows the project's authentication class."""
-        from . import schema  # noqa: F401
+        from .api import schema  # noqa: F401

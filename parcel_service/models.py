@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .status_machine import ParcelStatus
+from .domain.status_machine import ParcelStatus
 
 ADDRESS_FIELDS = ("name", "company", "street", "street2", "city", "postal_code", "country", "email", "phone")
 MIN_WEIGHT_GRAMS, MAX_WEIGHT_GRAMS = 1, 70_000

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from .api import views
 
 app_name = "parcel_service"
 

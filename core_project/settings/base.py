@@ -44,12 +44,12 @@ METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 MIDDLEWARE = [
     # First, so every later line of the request — including errors raised by other
     # middleware — carries the request id, and the access line measures the whole stack.
-    "parcel_service.middleware.RequestIdMiddleware",
+    "parcel_service.http.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Rejects oversized bodies with 413 before anything reads them.
-    "parcel_service.middleware.BodySizeLimitMiddleware",
+    "parcel_service.http.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,7 +114,7 @@ tune_database(DATABASES["default"])
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_SOCKET_TIMEOUT_S = env.float("CACHE_SOCKET_TIMEOUT_S", default=0.25)
-# After a Redis failure, skip Redis for this long before trying again (see parcel_service.cache).
+# After a Redis failure, skip Redis for this long before trying again (see parcel_service.http.cache).
 CACHE_RETRY_AFTER_S = env.float("CACHE_RETRY_AFTER_S", default=5.0)
 
 
@@ -123,7 +123,7 @@ def build_caches(redis_url: str) -> dict[str, Any]:
 
     Redis is treated as an optimisation, never a dependency of correctness: short socket timeouts
     and ``IGNORE_EXCEPTIONS`` make an outage cost at most one timeout and a warning, not a failed
-    request (see ``parcel_service.cache``).
+    request (see ``parcel_service.http.cache``).
 
     Args:
         redis_url: ``redis://`` URL, or an empty string for local memory.
@@ -132,10 +132,10 @@ def build_caches(redis_url: str) -> dict[str, Any]:
         A ``CACHES`` setting.
     """
     if not redis_url:
-        return {"default": {"BACKEND": "parcel_service.cache.LocalMemoryCache", "LOCATION": "parcel-service"}}
+        return {"default": {"BACKEND": "parcel_service.http.cache.LocalMemoryCache", "LOCATION": "parcel-service"}}
     return {
         "default": {
-            "BACKEND": "parcel_service.cache.ResilientRedisCache",
+            "BACKEND": "parcel_service.http.cache.ResilientRedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "ps",
             "OPTIONS": {
@@ -170,7 +170,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-CSRF_FAILURE_VIEW = "parcel_service.exceptions.csrf_failure"
+CSRF_FAILURE_VIEW = "parcel_service.http.problem_details.csrf_failure"
 
 # 1 MiB: larger API bodies are refused with 413 (see BodySizeLimitMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -182,18 +182,18 @@ CORS_EXPOSE_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After", "Idemp
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["parcel_service.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["parcel_service.http.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["parcel_service.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["parcel_service.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["parcel_service.http.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["parcel_service.http.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "parcel_service.exceptions.custom_exception_handler",
+    "EXCEPTION_HANDLER": "parcel_service.api.problems.custom_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Counters live in the shared cache (Redis in production), so a limit holds across workers and pods.
     # With Redis down the counters read as empty: throttling fails open and the cache logs one warning.
     "DEFAULT_THROTTLE_CLASSES": [
-        "parcel_service.throttling.AnonRateThrottle",
-        "parcel_service.throttling.UserRateThrottle",
+        "parcel_service.http.throttling.AnonRateThrottle",
+        "parcel_service.http.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
@@ -206,7 +206,7 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
 }
 
-# Seconds a worker reuses a user loaded for a JWT (see parcel_service.authentication); 0 disables.
+# Seconds a worker reuses a user loaded for a JWT (see parcel_service.http.authentication); 0 disables.
 AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=30)
 
 SIMPLE_JWT = {
@@ -215,8 +215,8 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
-    "TOKEN_OBTAIN_SERIALIZER": "parcel_service.serializers.TokenObtainPairSerializer",
-    "TOKEN_REFRESH_SERIALIZER": "parcel_service.serializers.TokenRefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "parcel_service.api.serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "parcel_service.api.serializers.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -245,7 +245,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # Stable component names for clients that generate code from the schema.
     "ENUM_NAME_OVERRIDES": {
-        "ParcelStatusEnum": "parcel_service.status_machine.ParcelStatus",
+        "ParcelStatusEnum": "parcel_service.domain.status_machine.ParcelStatus",
         "ReadinessStatusEnum": ["ok", "degraded", "unavailable"],
         "DependencyStatusEnum": ["ok", "unavailable"],
         "ParcelOrderingEnum": ["-created_at", "created_at", "-updated_at", "updated_at"],
@@ -253,7 +253,7 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "parcel_service.schema.forbid_unknown_request_fields",
+        "parcel_service.api.schema.forbid_unknown_request_fields",
     ],
 }
 
@@ -286,7 +286,7 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "parcel_service.logging.RequestIdFilter"}},
+        "filters": {"request_id": {"()": "parcel_service.http.logging.RequestIdFilter"}},
         "formatters": {"default": formatters[log_format]},
         "handlers": {
             "console": {

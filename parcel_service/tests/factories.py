@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from parcel_service.domain.status_machine import ParcelStatus
+from parcel_service.domain.tracking_numbers import TrackingNumberGenerator
 from parcel_service.models import CARRIERS_GROUP, Parcel, TrackingEvent
-from parcel_service.status_machine import ParcelStatus
-from parcel_service.tracking_numbers import TrackingNumberGenerator
 
 _generate = TrackingNumberGenerator("CP", "NL")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from parcel_service.idempotency import purge_expired
+from parcel_service.api.idempotency import purge_expired
 
 
 class Command(BaseCommand):

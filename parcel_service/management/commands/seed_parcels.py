@@ -39,9 +39,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from parcel_service.domain.status_machine import ParcelStatus
+from parcel_service.domain.tracking_numbers import check_digit
 from parcel_service.models import CARRIERS_GROUP, Parcel, TrackingEvent
-from parcel_service.status_machine import ParcelStatus
-from parcel_service.tracking_numbers import check_digit
 
 REFERENCE_PREFIX = "seed-"
 OWNER_PREFIX = "bench-owner-"

@@ -141,7 +141,7 @@ def test_a_signed_token_without_a_user_claim_is_401(customer):
 
 
 def test_the_user_cache_is_bounded(customer, other_customer, monkeypatch):
-    from parcel_service import authentication
+    from parcel_service.http import authentication
 
     monkeypatch.setattr(authentication, "_MAX_CACHED_USERS", 1)
     assert _call_with(str(AccessToken.for_user(customer))).status_code == 200

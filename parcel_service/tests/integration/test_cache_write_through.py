@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from parcel_service.cache import LocalMemoryCache
+from parcel_service.http.cache import LocalMemoryCache
 
 
 def _keys():
@@ -52,7 +52,7 @@ def test_an_expired_version_counts_as_older_than_any():
 
 
 def test_write_through_fails_quietly_and_fast_while_redis_is_down(dead_redis, caplog):
-    caplog.set_level(logging.WARNING, logger="parcel_service.cache")
+    caplog.set_level(logging.WARNING, logger="parcel_service.http.cache")
     assert dead_redis.set_many_if_newer("v", 1, {"k": b"doc"}, 60) is False
     assert dead_redis.breaker.is_open
     assert dead_redis.set_many_if_newer("v", 2, {"k": b"doc"}, 60) is False  # breaker open: no I/O

@@ -6,9 +6,9 @@ from threading import Barrier
 import pytest
 from django.db import connection
 
-from parcel_service.exceptions import InvalidTransition
+from parcel_service.api.services import get_parcel_service
+from parcel_service.domain.errors import InvalidTransition
 from parcel_service.models import Parcel, TrackingEvent
-from parcel_service.services import get_parcel_service
 from parcel_service.tests.factories import ParcelFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

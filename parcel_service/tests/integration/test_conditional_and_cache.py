@@ -11,14 +11,14 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from parcel_service.models import Parcel
-from parcel_service.services import (
-    ParcelService,
-    get_parcel_service,
+from parcel_service.api.documents import (
+    DocumentCache,
     parcel_cache_key,
     parcel_version_cache_key,
     tracking_cache_key,
 )
+from parcel_service.api.services import get_documents
+from parcel_service.models import Parcel
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import ParcelFactory, UserFactory
 
@@ -145,7 +145,7 @@ def test_warm_tracking_lookup_runs_zero_queries_on_any_cache(anon_client, django
 
 @pytest.mark.cache
 def test_warm_parcel_detail_runs_only_the_authentication_query(customer_client, customer, django_assert_num_queries):
-    from parcel_service.authentication import clear_user_cache
+    from parcel_service.http.authentication import clear_user_cache
 
     parcel = ParcelFactory(owner=customer)
     customer_client.get(detail_url(parcel))
@@ -254,7 +254,7 @@ def test_write_then_read_through_a_warm_cache_is_never_stale(customer_client, ca
 def test_the_document_written_through_after_an_event_equals_one_rebuilt_from_the_database(carrier_client):
     parcel = ParcelFactory(status="in_transit")
     events_url = reverse("parcel_service:parcel-events", kwargs={"pk": parcel.pk})
-    service = get_parcel_service()
+    service = get_documents()
     bodies = [
         {"status": "in_transit", "location": "Hub A", "occurred_at": "2026-01-02T10:00:00+02:00"},
         # Backdated before the first, with another offset: the timeline is ordered by when things happened.
@@ -283,7 +283,7 @@ def test_a_late_write_through_never_replaces_a_newer_one(carrier_client, monkeyp
     on_commit = transaction.on_commit
 
     def hold_refresh(func, *args, **kwargs):
-        if "_refresh_after_commit" in func.__qualname__:
+        if "parcel_changed" in func.__qualname__:
             held.append(func)
         else:
             on_commit(func, *args, **kwargs)
@@ -296,7 +296,7 @@ def test_a_late_write_through_never_replaces_a_newer_one(carrier_client, monkeyp
     assert len(held) == 1
     held[0]()  # A's write-through, late
 
-    service = get_parcel_service()
+    service = get_documents()
     parcel.refresh_from_db()
     assert cache.get(parcel_cache_key(parcel.pk)) == service._parcel_document(parcel.pk)
     assert cache.get(parcel_cache_key(parcel.pk)).etag == parcel.etag
@@ -306,7 +306,7 @@ def test_a_late_write_through_never_replaces_a_newer_one(carrier_client, monkeyp
 
 @pytest.mark.cache
 def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
-    service = get_parcel_service()
+    service = get_documents()
     calls = []
 
     def slow_build(self, tracking_number):
@@ -314,7 +314,7 @@ def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
         time.sleep(0.2)
         return b'{"tracking_number":"%s"}' % tracking_number.encode()
 
-    monkeypatch.setattr(ParcelService, "_tracking_document", slow_build)
+    monkeypatch.setattr(DocumentCache, "_tracking_document", slow_build)
     barrier = threading.Barrier(10)
 
     def lookup(_):
@@ -329,13 +329,13 @@ def test_concurrent_misses_on_one_key_cost_one_rebuild(monkeypatch):
 
 @pytest.mark.cache
 def test_cache_keys_are_versioned_by_response_shape(monkeypatch, anon_client):
-    from parcel_service import services
+    from parcel_service.api import documents
 
     parcel = ParcelFactory()
-    old_key = services.tracking_cache_key(parcel.tracking_number)
+    old_key = documents.tracking_cache_key(parcel.tracking_number)
     anon_client.get(track_url(parcel))
-    monkeypatch.setattr(services, "TRACKING_CACHE_SHAPE", services.TRACKING_CACHE_SHAPE + 1)
-    assert services.tracking_cache_key(parcel.tracking_number) != old_key
-    service = get_parcel_service()
+    monkeypatch.setattr(documents, "TRACKING_CACHE_SHAPE", documents.TRACKING_CACHE_SHAPE + 1)
+    assert documents.tracking_cache_key(parcel.tracking_number) != old_key
+    service = get_documents()
     service.cache.set(old_key, b'{"old":"shape"}')
     assert b"old" not in anon_client.get(track_url(parcel)).content

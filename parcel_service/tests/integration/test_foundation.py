@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.test import Client
 
-from parcel_service import views
+from parcel_service.api import views
 from parcel_service.models import Parcel
 
 from .helpers import assert_problem
@@ -40,7 +40,7 @@ def test_readiness_reports_database_and_cache(client):
 @pytest.mark.django_db
 @pytest.mark.cache
 def test_readiness_is_503_when_the_database_is_down(client, monkeypatch):
-    monkeypatch.setattr("parcel_service.health.connection.cursor", _raise_operational_error)
+    monkeypatch.setattr("parcel_service.http.health.connection.cursor", _raise_operational_error)
     response = client.get("/api/v1/health/ready/")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable", "cache": "ok"}}
@@ -83,7 +83,7 @@ def test_unsafe_methods_on_unknown_api_urls_are_problem_404_not_csrf_403(method)
 
 @pytest.mark.django_db
 def test_csrf_failure_under_api_is_problem_json(rf):
-    from parcel_service.exceptions import csrf_failure
+    from parcel_service.http.problem_details import csrf_failure
 
     response = csrf_failure(rf.post("/api/v1/x"), "no token")
     assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
@@ -124,7 +124,7 @@ def test_forced_exception_is_a_problem_500_without_traceback(client, monkeypatch
 def test_django_level_crash_is_a_problem_500(monkeypatch):
     # An exception outside DRF (here: in URL resolution) reaches Django's handler500.
     client = Client(raise_request_exception=False)
-    monkeypatch.setattr("parcel_service.exceptions.api_not_found", None)
+    monkeypatch.setattr("parcel_service.http.problem_details.api_not_found", None)
     monkeypatch.setattr("django.urls.resolvers.URLResolver.resolve", _boom)
     assert_problem(client.get("/api/v1/whatever/"), 500, "server_error")
 
@@ -142,7 +142,7 @@ def test_django_level_database_outage_is_a_problem_503(monkeypatch):
 
 
 def test_django_handlers_400_and_403_answer_problem_json_under_api(rf):
-    from parcel_service import exceptions
+    from parcel_service.http import problem_details as exceptions
 
     request = rf.get("/api/v1/x")
     assert exceptions.handler400(request, Exception()).status_code == 400

@@ -117,7 +117,7 @@ def test_invalid_query_parameters_are_400_with_query_pointers(customer_client, q
 
 @pytest.mark.parametrize("client_name", ["customer_client", "carrier_client"])
 def test_query_count_is_the_same_for_page_sizes_5_and_100_and_never_counts(request, client_name, customer):
-    from parcel_service.authentication import clear_user_cache
+    from parcel_service.http.authentication import clear_user_cache
 
     ParcelFactory.create_batch(120, owner=customer)
     client = request.getfixturevalue(client_name)

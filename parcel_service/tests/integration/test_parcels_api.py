@@ -6,9 +6,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from parcel_service.domain.tracking_numbers import is_valid
 from parcel_service.models import Parcel, TrackingEvent
 from parcel_service.tests.factories import ParcelFactory, address
-from parcel_service.tracking_numbers import is_valid
 
 from .helpers import assert_problem
 

@@ -16,6 +16,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from parcel_service.domain.status_machine import ParcelStatus, can_transition
+from parcel_service.domain.tracking_numbers import is_valid
 from parcel_service.management.commands.seed_parcels import (
     CARRIER_USERNAME,
     SHIPPER_USERNAME,
@@ -24,8 +26,6 @@ from parcel_service.management.commands.seed_parcels import (
     tracking_number_for,
 )
 from parcel_service.models import CARRIERS_GROUP, Parcel, TrackingEvent
-from parcel_service.status_machine import ParcelStatus, can_transition
-from parcel_service.tracking_numbers import is_valid
 
 pytestmark = pytest.mark.django_db
 

@@ -76,13 +76,13 @@ def test_with_redis_unreachable_every_endpoint_still_answers(
     assert ready.status_code == 200
     assert ready.json() == {"status": "degraded", "checks": {"database": "ok", "cache": "unavailable"}}
     assert time.monotonic() - started < 5
-    warnings = [r for r in caplog.records if r.name == "parcel_service.cache" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "parcel_service.http.cache" and r.levelno == logging.WARNING]
     assert len(warnings) == 1  # one line for the outage, not one per request or per operation
 
 
 @pytest.mark.cache
 def test_counter_opens_a_window_on_the_first_request_and_counts_within_it():
-    from parcel_service.throttling import count_request
+    from parcel_service.http.throttling import count_request
 
     assert count_request("throttle-unit", 60)[0] == 1
     assert count_request("throttle-unit", 60)[0] == 2
@@ -102,7 +102,7 @@ def test_redis_counter_reports_the_window_left_for_retry_after():
 
 
 def test_counter_fails_open_while_redis_is_down(dead_redis):
-    from parcel_service.throttling import count_request
+    from parcel_service.http.throttling import count_request
 
     assert count_request("throttle-dead", 60) is None
 

@@ -13,7 +13,7 @@ import json, sys
 from django.urls import get_resolver
 import core_project.wsgi
 print(json.dumps({
-    "views": "parcel_service.views" in sys.modules,
+    "views": "parcel_service.api.views" in sys.modules,
     "redis": "redis" in sys.modules,
     "resolver_populated": get_resolver()._populated,
 }))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework.request import Request
 
-from .exceptions import PreconditionFailed
-from .models import Parcel
+from ..domain.errors import PreconditionFailed
+from ..models import Parcel
 
 
 def _entity_tags(header: str) -> list[str]:

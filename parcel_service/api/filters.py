@@ -12,10 +12,10 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ErrorDetail
 
-from .exceptions import QueryValidationError
-from .models import Parcel
-from .status_machine import ParcelStatus
-from .tracking_numbers import is_valid
+from ..domain.status_machine import ParcelStatus
+from ..domain.tracking_numbers import is_valid
+from ..models import Parcel
+from .problems import QueryValidationError
 
 # A day inside Python's range, so database adapters converting between time zones cannot overflow either.
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)

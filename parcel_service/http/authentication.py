@@ -21,7 +21,7 @@ from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
-from .models import CARRIERS_GROUP
+from ..models import CARRIERS_GROUP
 
 
 def users_with_roles() -> Any:

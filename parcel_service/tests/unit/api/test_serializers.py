@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
+from parcel_service.api.serializers import ParcelSerializer, TrackingEventSerializer
 from parcel_service.models import TrackingEvent
-from parcel_service.serializers import ParcelSerializer, TrackingEventSerializer
 from parcel_service.tests.factories import ParcelFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,6 +20,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -30,9 +31,27 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .exceptions import IdempotencyKeyInUse, IdempotencyKeyMismatch, QueryValidationError
-from .models import IdempotencyRecord
-from .renderers import dumps
+from ..domain.errors import ParcelServiceError
+from ..http.renderers import dumps
+from ..models import IdempotencyRecord
+from .problems import QueryValidationError
+
+
+class IdempotencyKeyInUse(ParcelServiceError):
+    """A request with the same ``Idempotency-Key`` is still being processed."""
+
+    status_code = HTTPStatus.CONFLICT
+    code = "idempotency_key_in_use"
+    default_detail = "A request with this Idempotency-Key is still in progress; retry later."
+
+
+class IdempotencyKeyMismatch(ParcelServiceError):
+    """The ``Idempotency-Key`` was already used with a different request."""
+
+    status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "idempotency_key_mismatch"
+    default_detail = "This Idempotency-Key was used with a different request."
+
 
 HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
-from .exceptions import problem, problem_response
 from .logging import request_id_var
+from .problem_details import problem, problem_response
 
 access_logger = logging.getLogger("parcel_service.access")
 

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
-from .exceptions import QueryValidationError
+from .problems import QueryValidationError
 
 ORDERINGS = ("-created_at", "created_at", "-updated_at", "updated_at")
 

@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from .models import is_carrier
+from ..models import is_carrier
 
 
 class IsCarrierOrStaff(BasePermission):

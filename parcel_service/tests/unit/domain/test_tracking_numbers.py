@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parcel_service.exceptions import InvalidTrackingNumber
-from parcel_service.tracking_numbers import TrackingNumberGenerator, check_digit, is_valid, normalize
+from parcel_service.domain.errors import InvalidTrackingNumber
+from parcel_service.domain.tracking_numbers import TrackingNumberGenerator, check_digit, is_valid, normalize
 
 
 def test_published_vector_rr473124829gb_is_valid():

@@ -6,13 +6,13 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from .exceptions import PROBLEM_CONTENT_TYPE
+from ..http.problem_details import PROBLEM_CONTENT_TYPE
 
 
 class ProjectJWTScheme(SimpleJWTScheme):
     """Declares the project's JWT authentication class as the bearer-JWT security scheme."""
 
-    target_class = "parcel_service.authentication.JWTAuthentication"
+    target_class = "parcel_service.http.authentication.JWTAuthentication"
     name = "jwtAuth"
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from parcel_service.status_machine import (
+from parcel_service.domain.status_machine import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATUSES,
     ParcelStatus,

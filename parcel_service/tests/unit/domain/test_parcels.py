@@ -1,4 +1,4 @@
-"""ParcelService with injected fakes: clock, tracking-number generator, cache."""
+"""ParcelService with injected fakes: a fixed clock, a scripted S10 generator, a private document cache."""
 
 import uuid
 from datetime import UTC, datetime
@@ -7,10 +7,11 @@ from itertools import chain, repeat
 import pytest
 from django.db import IntegrityError
 
-from parcel_service.cache import LocalMemoryCache
-from parcel_service.exceptions import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from parcel_service.api.documents import DocumentCache
+from parcel_service.domain.errors import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from parcel_service.domain.parcels import ParcelService, parcel_columns
+from parcel_service.http.cache import LocalMemoryCache
 from parcel_service.models import Parcel, TrackingEvent
-from parcel_service.services import ParcelService, parcel_columns, tracking_cache_key
 from parcel_service.tests.factories import ParcelFactory, UserFactory, address
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,9 +22,9 @@ FIXED_NOW = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
 def make_service(numbers=None):
     sequence = iter(numbers or ["CP123456785NL", "RR473124829GB"])
     return ParcelService(
-        cache=LocalMemoryCache(f"unit-{uuid.uuid4()}", {}),
         clock=lambda: FIXED_NOW,
         tracking_numbers=lambda: next(sequence),
+        observer=DocumentCache(cache=LocalMemoryCache(f"unit-{uuid.uuid4()}", {})),
     )
 
 
@@ -104,24 +105,8 @@ def test_record_event_defaults_occurred_at_to_the_clock():
     assert event.occurred_at == event.recorded_at == FIXED_NOW
 
 
-def test_writes_refresh_the_cached_tracking_document_after_commit():
-    service = make_service()
-    parcel = ParcelFactory()
-    assert b'"pending"' in service.track(tracking_number=parcel.tracking_number)
-    service.record_event(parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "in_transit"})
-    cached = service.cache.get(tracking_cache_key(parcel.tracking_number))
-    assert b'"in_transit"' in cached
-    assert service.track(tracking_number=parcel.tracking_number) == cached
-
-
-def test_track_unknown_number_is_none_and_not_cached():
-    service = make_service()
-    assert service.track(tracking_number="RR473124829GB") is None
-    assert service.cache.get(tracking_cache_key("RR473124829GB")) is None
-
-
 def test_record_event_outside_the_callers_visibility_is_not_found():
-    from parcel_service.exceptions import ParcelNotFound
+    from parcel_service.domain.errors import ParcelNotFound
 
     parcel = ParcelFactory()
     with pytest.raises(ParcelNotFound):
@@ -132,7 +117,7 @@ def test_record_event_outside_the_callers_visibility_is_not_found():
 
 
 def test_record_event_honours_a_scoped_visibility():
-    from parcel_service.exceptions import ParcelNotFound
+    from parcel_service.domain.errors import ParcelNotFound
 
     parcel, stranger = ParcelFactory(), UserFactory()
     with pytest.raises(ParcelNotFound):
@@ -165,7 +150,7 @@ def test_record_event_sets_or_clears_the_estimated_delivery_only_when_given():
 
 
 def test_record_event_for_something_that_is_not_an_id_is_not_found():
-    from parcel_service.exceptions import ParcelNotFound
+    from parcel_service.domain.errors import ParcelNotFound
 
     with pytest.raises(ParcelNotFound):
         make_service().record_event(

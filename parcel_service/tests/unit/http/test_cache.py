@@ -7,7 +7,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from parcel_service.cache import CircuitBreaker, _GuardedClient
+from parcel_service.http.cache import CircuitBreaker, _GuardedClient
 
 
 class FlakyClient:
@@ -27,7 +27,7 @@ class FlakyClient:
 
 
 def test_outage_opens_the_breaker_and_later_calls_skip_redis(caplog):
-    caplog.set_level(logging.WARNING, logger="parcel_service.cache")
+    caplog.set_level(logging.WARNING, logger="parcel_service.http.cache")
     inner, breaker = FlakyClient(), CircuitBreaker(retry_after_s=60)
     client = _GuardedClient(inner, breaker)
     inner.fail_with = RedisConnectionError("refused")
@@ -40,7 +40,7 @@ def test_outage_opens_the_breaker_and_later_calls_skip_redis(caplog):
 
 
 def test_breaker_closes_after_the_retry_window_and_logs_recovery(caplog):
-    caplog.set_level(logging.WARNING, logger="parcel_service.cache")
+    caplog.set_level(logging.WARNING, logger="parcel_service.http.cache")
     inner, breaker = FlakyClient(), CircuitBreaker(retry_after_s=0)
     client = _GuardedClient(inner, breaker)
     inner.fail_with = RedisConnectionError("refused")

@@ -11,7 +11,7 @@ import re
 import secrets
 from random import Random
 
-from .exceptions import InvalidTrackingNumber
+from .errors import InvalidTrackingNumber
 
 S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 _S10_PATTERN = re.compile(r"[A-Z]{2}[0-9]{9}[A-Z]{2}")

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils.translation import gettext_lazy
 
-from parcel_service.renderers import JSONRenderer, dumps
+from parcel_service.http.renderers import JSONRenderer, dumps
 
 
 def test_dumps_uses_rfc3339_z_and_handles_lazy_strings_and_decimals():

@@ -26,13 +26,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from . import health
+from ..domain.errors import InvalidTrackingNumber
+from ..domain.status_machine import describe_transitions
+from ..domain.tracking_numbers import normalize
+from ..http import health
+from ..http.throttling import AnonRateThrottle, ScopedRateThrottle
+from ..models import Parcel, TrackingEvent
 from .conditional import expected_version, not_modified
-from .exceptions import InvalidTrackingNumber
+from .documents import NOT_LOOKED_UP, tracking_cache_key
 from .filters import ParcelFilter, StrictFilterBackend
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import idempotent
-from .models import Parcel, TrackingEvent
 from .pagination import ORDERINGS, ParcelCursorPagination
 from .permissions import IsCarrierOrStaff, IsOwnerOrStaff
 from .schema import HealthSerializer, problems
@@ -45,10 +49,7 @@ from .serializers import (
     TrackingEventCreateSerializer,
     TrackingEventSerializer,
 )
-from .services import NOT_LOOKED_UP, get_parcel_service, tracking_cache_key
-from .status_machine import describe_transitions
-from .throttling import AnonRateThrottle, ScopedRateThrottle
-from .tracking_numbers import normalize
+from .services import get_documents, get_parcel_service
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 JSON = "application/json"
@@ -134,7 +135,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def retrieve(self, request: Request, pk: str) -> HttpResponse:
         """Return the parcel, pre-rendered (from the cache when warm), with its ETag; 304 if unchanged."""
-        document = get_parcel_service().parcel_document(parcel_id=pk, user=request.user)
+        document = get_documents().parcel_document(parcel_id=pk, user=request.user)
         if document is None:
             raise NotFound()
         if not_modified(request, document.etag):
@@ -270,7 +271,7 @@ class TrackingView(APIView):
     def get(self, request: Request, tracking_number: str) -> HttpResponse:
         """Return the public tracking document (pre-rendered JSON, served from the cache when warm)."""
         prefetched = getattr(request, "throttle_prefetched", NOT_LOOKED_UP)
-        document = get_parcel_service().track(tracking_number=tracking_number, cached=prefetched)
+        document = get_documents().track(tracking_number=tracking_number, cached=prefetched)
         if document is None:
             raise NotFound("No parcel has this tracking number.")
         return HttpResponse(document, content_type=JSON)

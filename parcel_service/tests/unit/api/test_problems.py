@@ -1,6 +1,6 @@
 from rest_framework.exceptions import ErrorDetail
 
-from parcel_service.exceptions import validation_errors
+from parcel_service.api.problems import validation_errors
 
 
 def test_nested_errors_become_json_pointers():

@@ -20,8 +20,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework_simplejwt import serializers as simplejwt_serializers
 
-from .models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
-from .status_machine import ParcelStatus
+from ..domain.status_machine import ParcelStatus
+from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
 

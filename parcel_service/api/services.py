@@ -1,0 +1,29 @@
+"""Where views get the configured workflow and document cache: one small factory each, built once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import caches
+from django.utils import timezone
+
+from ..domain.parcels import ParcelService
+from ..domain.tracking_numbers import TrackingNumberGenerator
+from .documents import DocumentCache
+
+
+@lru_cache(maxsize=1)
+def get_documents() -> DocumentCache:
+    """The document cache on the default cache backend."""
+    return DocumentCache(cache=caches["default"])
+
+
+@lru_cache(maxsize=1)
+def get_parcel_service() -> ParcelService:
+    """The configured service: the wall clock, the S10 generator from settings, the document cache's write-through."""
+    return ParcelService(
+        clock=timezone.now,
+        tracking_numbers=TrackingNumberGenerator(settings.TRACKING_NUMBER_PREFIX, settings.TRACKING_NUMBER_COUNTRY),
+        observer=get_documents(),
+    )

@@ -1,0 +1,241 @@
+"""The parcel workflow: create, edit and cancel parcels, record tracking events.
+
+``ParcelService`` is built with its collaborators (clock, tracking-number generator, and whatever must
+hear about a change, such as the document cache) so unit tests inject fakes. Every write is atomic;
+state changes lock the parcel row (``SELECT ... FOR UPDATE``, or the row lock of the one-statement
+PostgreSQL path in ``events_sql``) so concurrent events are serialised, never lost, and two conflicting
+terminal events cannot both win. Nothing here knows HTTP, DRF or how documents are rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any, Protocol
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+
+from ..models import ADDRESS_FIELDS, Parcel, TrackingEvent
+from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, PreconditionFailed
+from .events_sql import record_event_in_one_statement
+from .status_machine import ParcelStatus, can_transition
+
+logger = logging.getLogger(__name__)
+
+_MAX_TRACKING_NUMBER_ATTEMPTS = 5
+
+
+class ParcelObserver(Protocol):
+    """Told of every committed-to-be change, inside its transaction (it may defer work to ``on_commit``)."""
+
+    def parcel_changed(self, parcel: Parcel) -> None:
+        """``parcel`` (its new state, version bumped) is being changed by the current transaction."""
+
+
+def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Map validated API input to model columns.
+
+    Addresses become their ``sender_*`` / ``recipient_*`` columns (a given address replaces the whole
+    address); ``dimensions_mm`` becomes the three dimension columns (``None`` clears them). Keys absent
+    from ``data`` are left out, so the result also serves partial updates.
+    """
+    columns: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("sender", "recipient"):
+            columns.update({f"{key}_{field}": value.get(field, "") for field in ADDRESS_FIELDS})
+        elif key == "dimensions_mm":
+            value = value or {}
+            columns.update({f"{axis}_mm": value.get(axis) for axis in ("length", "width", "height")})
+        else:
+            columns[key] = value
+    return columns
+
+
+class ParcelService:
+    """The parcel workflow. Stateless apart from its injected collaborators.
+
+    Args:
+        clock: Returns the current time (aware).
+        tracking_numbers: Returns a fresh S10 tracking number.
+        observer: Hears of every change inside its transaction (the document cache's write-through).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime],
+        tracking_numbers: Callable[[], str],
+        observer: ParcelObserver,
+    ) -> None:
+        self.clock = clock
+        self.tracking_numbers = tracking_numbers
+        self.observer = observer
+
+    def create(self, *, owner: Any, data: Mapping[str, Any]) -> Parcel:
+        """Create a pending parcel with a fresh, unique S10 tracking number.
+
+        Raises:
+            IntegrityError: No unique tracking number after several attempts (practically impossible with
+                10^8 random serials), or another constraint failed.
+        """
+        now = self.clock()
+        columns = parcel_columns(data)
+        for attempt in range(1, _MAX_TRACKING_NUMBER_ATTEMPTS + 1):
+            parcel = Parcel(
+                owner=owner, tracking_number=self.tracking_numbers(), created_at=now, updated_at=now, **columns
+            )
+            try:
+                # One INSERT is atomic by itself: outside a transaction it commits alone (one round trip,
+                # measured as the largest saving on this path); inside one, a savepoint keeps a collision
+                # from poisoning the caller's transaction.
+                with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                    parcel.save(force_insert=True)
+                break
+            except IntegrityError:
+                collided = Parcel.objects.filter(tracking_number=parcel.tracking_number).exists()
+                if not collided or attempt == _MAX_TRACKING_NUMBER_ATTEMPTS:
+                    raise
+                logger.info("tracking number collision, retrying (attempt %d)", attempt)
+        # Nothing cached can describe a parcel that did not exist (misses are not cached): nothing to refresh.
+        return parcel
+
+    def update(self, *, parcel: Parcel, data: Mapping[str, Any], expected_version: int | None = None) -> Parcel:
+        """Edit a parcel that is still ``pending`` (``expected_version`` from ``If-Match``, None to skip the check).
+
+        Raises:
+            PreconditionFailed: ``expected_version`` is not the current version.
+            ParcelNotEditable: The parcel is no longer pending.
+        """
+        with transaction.atomic():
+            locked = self._lock(parcel.pk, expected_version)
+            if locked.status != ParcelStatus.PENDING:
+                raise ParcelNotEditable()
+            if not data:  # nothing to change: not a change, so the version (and ETag) stay
+                return locked
+            for column, value in parcel_columns(data).items():
+                setattr(locked, column, value)
+            self._bump(locked)
+            locked.save()
+            self.observer.parcel_changed(locked)
+        return locked
+
+    def cancel(self, *, parcel: Parcel, actor: Any, expected_version: int | None = None) -> Parcel:
+        """Cancel a pending parcel, recording a ``cancelled`` event.
+
+        Raises:
+            PreconditionFailed: ``expected_version`` is not the current version.
+            ParcelNotEditable: The parcel is no longer pending.
+        """
+        with transaction.atomic():
+            locked = self._lock(parcel.pk, expected_version)
+            if locked.status != ParcelStatus.PENDING:
+                raise ParcelNotEditable("Only pending parcels can be cancelled.")
+            now = self._bump(locked)
+            TrackingEvent.objects.create(
+                parcel=locked,
+                status=ParcelStatus.CANCELLED,
+                description="Cancelled by the sender.",
+                occurred_at=now,
+                recorded_at=now,
+                recorded_by=actor,
+            )
+            locked.status = ParcelStatus.CANCELLED
+            locked.save(update_fields=["status", "version", "updated_at"])
+            self.observer.parcel_changed(locked)
+        return locked
+
+    def record_event(
+        self, *, parcel_id: uuid.UUID | str, visible: QuerySet[Parcel], actor: Any, data: Mapping[str, Any]
+    ) -> TrackingEvent:
+        """Record a carrier's tracking event and move the parcel through the status machine.
+
+        The parcel row is locked for the duration, so concurrent events on one parcel are applied one
+        after another against the status each actually follows, always within the caller's visibility.
+        On PostgreSQL an allowed event is one statement (``events_sql``); a refused one, and every event
+        elsewhere, goes through ``SELECT ... FOR UPDATE`` in a transaction.
+
+        Args:
+            parcel_id: The parcel's id.
+            visible: The parcels the caller may see (``Parcel.objects.visible_to(user)``).
+            actor: The carrier or staff user recording the event.
+            data: Validated event input: ``status`` and optionally ``location``, ``description``,
+                ``occurred_at`` (default now) and ``estimated_delivery``.
+
+        Raises:
+            ParcelNotFound: No such parcel among ``visible``.
+            InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
+        """
+        if connection.vendor == "postgresql":
+            recorded = self._record_event_in_one_statement(parcel_id=parcel_id, visible=visible, actor=actor, data=data)
+            if recorded is not None:
+                return recorded
+        # Without PostgreSQL, and whenever the one statement changed nothing: under the row lock, the
+        # transition is applied after all (the status changed meanwhile) or refused with why (404 or 409).
+        new_status = data["status"]
+        with transaction.atomic():
+            locked = self._lock(parcel_id, visible=visible)
+            if not can_transition(locked.status, new_status):
+                raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
+            event = self._new_event(locked.pk, actor, data, now=self._bump(locked))
+            event.parcel = locked
+            event.save(force_insert=True)
+            locked.status = new_status
+            update_fields = ["status", "version", "updated_at"]
+            if "estimated_delivery" in data:
+                locked.estimated_delivery = data["estimated_delivery"]
+                update_fields.append("estimated_delivery")
+            locked.save(update_fields=update_fields)
+            self.observer.parcel_changed(locked)
+        return event
+
+    def _record_event_in_one_statement(
+        self, *, parcel_id: uuid.UUID | str, visible: QuerySet[Parcel], actor: Any, data: Mapping[str, Any]
+    ) -> TrackingEvent | None:
+        try:
+            parcel_uuid = uuid.UUID(str(parcel_id))
+        except ValueError:  # not an id at all: the locked path answers
+            return None
+        now = self.clock()
+        event = self._new_event(parcel_uuid, actor, data, now=now)
+        moved = record_event_in_one_statement(parcel_id=parcel_uuid, visible=visible, data=data, event=event, now=now)
+        if moved is None:
+            return None
+        event.parcel = moved
+        self.observer.parcel_changed(moved)
+        return event
+
+    @staticmethod
+    def _new_event(parcel_id: Any, actor: Any, data: Mapping[str, Any], *, now: datetime) -> TrackingEvent:
+        """The unsaved event ``data`` describes, recorded by ``actor`` at ``now``."""
+        return TrackingEvent(
+            id=uuid.uuid4(),
+            parcel_id=parcel_id,
+            status=data["status"],
+            location=data.get("location", ""),
+            description=data.get("description", ""),
+            occurred_at=data.get("occurred_at") or now,
+            recorded_at=now,
+            recorded_by=actor,
+        )
+
+    def _lock(
+        self, parcel_id: Any, expected_version: int | None = None, *, visible: QuerySet[Parcel] | None = None
+    ) -> Parcel:
+        try:
+            locked = (Parcel.objects if visible is None else visible).select_for_update().get(pk=parcel_id)
+        except (Parcel.DoesNotExist, ValidationError):  # no such parcel, or not even an id
+            raise ParcelNotFound() from None
+        if expected_version is not None and locked.version != expected_version:
+            raise PreconditionFailed()
+        return locked
+
+    def _bump(self, parcel: Parcel) -> datetime:
+        now = self.clock()
+        parcel.version += 1
+        parcel.updated_at = now
+        return now
