@@ -179,7 +179,11 @@ class TrackingEvent(models.Model):
     status = models.CharField(max_length=32, choices=ParcelStatus.choices)
     location = models.CharField(max_length=128, blank=True, default="")
     description = models.CharField(max_length=500, blank=True, default="")
+    # The parcel's version right after this event bumped it: assigned under the parcel's row lock, so it
+    # orders the timeline as the status changes were applied (API.md "One timeline, one status").
+    sequence = models.PositiveIntegerField(editable=False)
     occurred_at = models.DateTimeField()
+    # Taken under the row lock too, so it never goes backwards along the timeline.
     recorded_at = models.DateTimeField(editable=False)
     # Not indexed: only deleting a user asks "which events did they record?" (a rare admin action that can
     # afford a scan), while every event insert would pay for the index.
@@ -193,11 +197,12 @@ class TrackingEvent(models.Model):
     )
 
     class Meta:
-        ordering = ("occurred_at", "recorded_at")
+        ordering = ("parcel", "sequence")
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ParcelStatus.values), name="event_status_valid"),
+            # Also the timeline's index: a parcel's events in the order they were applied.
+            models.UniqueConstraint(fields=["parcel", "sequence"], name="event_parcel_sequence_unique"),
         ]
-        indexes = [models.Index(fields=["parcel", "occurred_at", "recorded_at"], name="event_timeline_idx")]
 
     def __str__(self) -> str:
         return f"{self.status} @ {self.occurred_at:%Y-%m-%dT%H:%M:%SZ}"

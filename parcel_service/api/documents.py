@@ -139,9 +139,7 @@ class DocumentCache:
             # Guarded by the parcel's version: a writer that stalled between its commit and this write
             # (a descheduled worker, a GC pause) cannot replace the documents of a later change.
             events = list(
-                TrackingEvent.objects.filter(parcel_id=parcel.pk)
-                .order_by("occurred_at", "recorded_at")
-                .values(*TRACKING_EVENT_FIELDS)
+                TrackingEvent.objects.filter(parcel_id=parcel.pk).order_by("sequence").values(*TRACKING_EVENT_FIELDS)
             )
             self.cache.set_many_if_newer(
                 parcel_version_cache_key(parcel.pk),
@@ -199,7 +197,7 @@ class DocumentCache:
         parcel_fields = ("tracking_number", "status", "estimated_delivery", "updated_at")
         rows = list(
             Parcel.objects.filter(tracking_number=tracking_number)
-            .order_by("events__occurred_at", "events__recorded_at")
+            .order_by("events__sequence")
             .values(*parcel_fields, *(f"events__{field}" for field in TRACKING_EVENT_FIELDS))
         )
         if not rows:

@@ -224,7 +224,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if request.method == "POST":
             return self._record_event(request)
         parcel = self.get_object()
-        events = TrackingEvent.objects.filter(parcel=parcel).order_by("occurred_at", "recorded_at")
+        events = TrackingEvent.objects.filter(parcel=parcel).order_by("sequence")
         return Response(TrackingEventSerializer(events, many=True).data)
 
     @idempotent

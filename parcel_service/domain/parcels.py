@@ -138,6 +138,7 @@ class ParcelService:
             now = self._bump(locked)
             TrackingEvent.objects.create(
                 parcel=locked,
+                sequence=locked.version,
                 status=ParcelStatus.CANCELLED,
                 description="Cancelled by the sender.",
                 occurred_at=now,
@@ -157,7 +158,9 @@ class ParcelService:
         The parcel row is locked for the duration, so concurrent events on one parcel are applied one
         after another against the status each actually follows, always within the caller's visibility.
         On PostgreSQL an allowed event is one statement (``events_sql``); a refused one, and every event
-        elsewhere, goes through ``SELECT ... FOR UPDATE`` in a transaction.
+        elsewhere, goes through ``SELECT ... FOR UPDATE`` in a transaction. Either way the event's
+        ``sequence`` and ``recorded_at`` are taken under the lock, so the timeline's last event is the
+        parcel's status. A ``cancelled`` event is refused: cancelling is ``cancel``'s alone.
 
         Args:
             parcel_id: The parcel's id.
@@ -170,6 +173,9 @@ class ParcelService:
             ParcelNotFound: No such parcel among ``visible``.
             InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
         """
+        if data["status"] == ParcelStatus.CANCELLED:
+            # Cancelling is the sender's act (API.md): only ``cancel`` reaches it, whoever posts the event.
+            raise InvalidTransition("Only the sender can cancel a parcel (POST /cancel/), not a tracking event.")
         if connection.vendor == "postgresql":
             recorded = self._record_event_in_one_statement(parcel_id=parcel_id, visible=visible, actor=actor, data=data)
             if recorded is not None:
@@ -182,7 +188,7 @@ class ParcelService:
             if not can_transition(locked.status, new_status):
                 raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
             event = self._new_event(locked.pk, actor, data, now=self._bump(locked))
-            event.parcel = locked
+            event.parcel, event.sequence = locked, locked.version
             event.save(force_insert=True)
             locked.status = new_status
             update_fields = ["status", "version", "updated_at"]
@@ -200,9 +206,8 @@ class ParcelService:
             parcel_uuid = uuid.UUID(str(parcel_id))
         except ValueError:  # not an id at all: the locked path answers
             return None
-        now = self.clock()
-        event = self._new_event(parcel_uuid, actor, data, now=now)
-        moved = record_event_in_one_statement(parcel_id=parcel_uuid, visible=visible, data=data, event=event, now=now)
+        event = self._new_event(parcel_uuid, actor, data)
+        moved = record_event_in_one_statement(parcel_id=parcel_uuid, visible=visible, data=data, event=event)
         if moved is None:
             return None
         event.parcel = moved
@@ -210,8 +215,10 @@ class ParcelService:
         return event
 
     @staticmethod
-    def _new_event(parcel_id: Any, actor: Any, data: Mapping[str, Any], *, now: datetime) -> TrackingEvent:
-        """The unsaved event ``data`` describes, recorded by ``actor`` at ``now``."""
+    def _new_event(
+        parcel_id: Any, actor: Any, data: Mapping[str, Any], *, now: datetime | None = None
+    ) -> TrackingEvent:
+        """The unsaved event ``data`` describes, recorded by ``actor`` at ``now`` (None: the statement sets it)."""
         return TrackingEvent(
             id=uuid.uuid4(),
             parcel_id=parcel_id,

@@ -78,3 +78,11 @@ class TrackingEventFactory(factory.django.DjangoModelFactory):
     location = "Amsterdam hub"
     occurred_at = factory.LazyFunction(timezone.now)
     recorded_at = factory.LazyFunction(timezone.now)
+
+    @factory.lazy_attribute
+    def sequence(self) -> int:
+        # As the service does: the parcel's version after the event bumps it, so the event sorts last.
+        parcel = self.parcel
+        parcel.version += 1
+        Parcel.objects.filter(pk=parcel.pk).update(version=parcel.version)
+        return parcel.version

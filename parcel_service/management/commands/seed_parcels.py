@@ -135,6 +135,7 @@ PARCEL_COLUMNS: tuple[str, ...] = (
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
     "parcel_id",
+    "sequence",
     "status",
     "location",
     "description",
@@ -238,13 +239,14 @@ def generate(plan: SeedPlan, start: int, stop: int) -> tuple[list[tuple[Any, ...
         status = path[-1] if path else S.PENDING
         parcel_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         moment = created
-        for event_status in path:
+        for position, event_status in enumerate(path):
             moment += timedelta(seconds=HOUR_S + int(rnd() * 24 * HOUR_S))
             recorded = moment + timedelta(seconds=1 + int(rnd() * 119))
             events.append(
                 (
                     uuid.UUID(int=rng.getrandbits(128), version=4),
                     parcel_id,
+                    position + 2,  # the parcel's version after this event (it was created at 1)
                     event_status.value,
                     HUBS[int(rnd() * len(HUBS))],
                     "",
@@ -253,7 +255,7 @@ def generate(plan: SeedPlan, start: int, stop: int) -> tuple[list[tuple[Any, ...
                     plan.carrier_id,
                 )
             )
-        updated = events[-1][6] if path else created
+        updated = events[-1][EVENT_COLUMNS.index("recorded_at")] if path else created
         estimated = None
         if status in (S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.DELIVERY_FAILED):
             estimated = (updated + timedelta(days=1 + int(rnd() * 3))).date()

@@ -63,6 +63,18 @@ def test_illegal_transition_is_409_and_writes_nothing(carrier_client):
     assert not TrackingEvent.objects.exists()
 
 
+@pytest.mark.parametrize("who", ["carrier_client", "staff_client"])
+def test_a_cancelled_event_is_409_for_everyone_so_only_the_sender_cancels(who, request):
+    # Finding: a carrier cancelled anyone's parcel by posting {"status": "cancelled"} as an event.
+    parcel = ParcelFactory()
+    body = {"status": "cancelled", "description": "Cancelled by the sender."}
+    response = request.getfixturevalue(who).post(events_url(parcel), body, format="json")
+    assert_problem(response, 409, "invalid_transition")
+    parcel.refresh_from_db()
+    assert parcel.status == "pending" and parcel.version == 1
+    assert not TrackingEvent.objects.filter(parcel=parcel).exists()
+
+
 def test_a_repeated_non_terminal_status_is_another_scan(carrier_client):
     parcel = ParcelFactory(status="in_transit")
     assert (
@@ -111,14 +123,20 @@ def test_event_with_unknown_field_is_rejected(carrier_client):
     assert_problem(response, 400, "unknown_field", "/recorded_by")
 
 
-def test_events_are_listed_oldest_first(customer_client, customer):
+def test_events_are_listed_in_the_order_they_were_recorded_whatever_their_occurred_at(
+    customer_client, carrier_client, customer
+):
+    # API.md "One timeline, one status": a backdated delivery scan still lists last, as the status it set.
     parcel = ParcelFactory(owner=customer)
-    now = timezone.now()
-    TrackingEventFactory(parcel=parcel, status="out_for_delivery", occurred_at=now)
-    TrackingEventFactory(parcel=parcel, status="in_transit", occurred_at=now - timedelta(hours=3))
+    carrier_client.post(events_url(parcel), {"status": "in_transit"}, format="json")
+    delivered = {"status": "delivered", "occurred_at": "2001-01-01T00:00:00Z"}
+    assert carrier_client.post(events_url(parcel), delivered, format="json").status_code == 201
     response = customer_client.get(events_url(parcel))
     assert response.status_code == 200
-    assert [e["status"] for e in response.json()] == ["in_transit", "out_for_delivery"]
+    assert [e["status"] for e in response.json()] == ["in_transit", "delivered"]
+    assert response.json()[-1]["occurred_at"] == "2001-01-01T00:00:00Z"
+    tracking = customer_client.get(f"/api/v1/track/{parcel.tracking_number}/").json()
+    assert [e["status"] for e in tracking["events"]] == ["in_transit", "delivered"] and tracking["status"] == "delivered"
 
 
 def test_another_customers_events_are_404(other_client, customer):

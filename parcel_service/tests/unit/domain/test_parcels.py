@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from itertools import chain, repeat
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from parcel_service.api.documents import DocumentCache
 from parcel_service.domain.errors import InvalidTransition, ParcelNotEditable, PreconditionFailed
@@ -97,12 +97,28 @@ def test_record_event_refuses_an_illegal_transition_and_writes_nothing():
     assert not TrackingEvent.objects.exists()
 
 
-def test_record_event_defaults_occurred_at_to_the_clock():
+def test_record_event_defaults_occurred_at_to_when_it_was_recorded_under_the_lock():
     parcel = ParcelFactory()
     event = make_service().record_event(
         parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "in_transit"}
     )
-    assert event.occurred_at == event.recorded_at == FIXED_NOW
+    parcel.refresh_from_db()
+    assert event.occurred_at == event.recorded_at == parcel.updated_at
+    assert event.sequence == parcel.version == 2
+    if connection.vendor != "postgresql":
+        # The locked path reads the injected clock once it holds the lock; PostgreSQL's one statement reads
+        # the database's clock_timestamp() as it updates the locked row.
+        assert event.recorded_at == FIXED_NOW
+
+
+def test_a_cancelled_event_is_refused_even_on_a_pending_parcel():
+    parcel = ParcelFactory()
+    with pytest.raises(InvalidTransition):
+        make_service().record_event(
+            parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": "cancelled"}
+        )
+    assert not TrackingEvent.objects.exists()
+    assert Parcel.objects.get(pk=parcel.pk).status == "pending"
 
 
 def test_record_event_outside_the_callers_visibility_is_not_found():
