@@ -29,6 +29,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/black --check .
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,1 @@
+"""The REST API (DRF): views, serializers, filters, pagination, permissions, schema, idempotency, cached documents."""

@@ -1,0 +1,1 @@
+"""Django-level HTTP plumbing: middleware, authentication, throttling, renderers, parsers, cache, health, logs."""
