@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from parcel_service.http.logging import JSON_FORMATTER
+
 
 def _cpu_count() -> int:
     """CPUs this process may really use: its affinity mask, lowered to a cgroup v2 CPU quota if any."""
@@ -108,14 +110,7 @@ logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "parcel_service.http.logging.RequestIdFilter"}},
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
-        }
-    },
+    "formatters": {"json": JSON_FORMATTER},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -6,7 +6,6 @@ from django.apps import AppConfig
 class ParcelServiceConfig(AppConfig):
     """Registers the parcel service app and its schema extensions."""
 
-    default_auto_field = "django.db.models.BigAutoField"
     name = "parcel_service"
     verbose_name = "Parcel service"
 

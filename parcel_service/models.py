@@ -168,6 +168,13 @@ class Parcel(models.Model):
         """Strong ETag (RFC 9110 section 8.8.3) for the current version of this parcel."""
         return f'"{self.pk}-{self.version}"'
 
+    def version_in_etag(self, tag: str) -> int | None:
+        """The version a strong ETag of this parcel names (any version, not only the current), or None."""
+        prefix = f'"{self.pk}-'
+        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
+            return int(tag[len(prefix) : -1])
+        return None
+
 
 class TrackingEvent(models.Model):
     """One scan or status change reported by a carrier. Append-only: events are never edited or deleted."""

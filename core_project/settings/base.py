@@ -13,6 +13,8 @@ from typing import Any
 
 import environ
 
+from parcel_service.http.logging import JSON_FORMATTER
+
 env = environ.Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -201,9 +203,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
     },
     "NUM_PROXIES": NUM_PROXIES,
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DATETIME_FORMAT": "iso-8601",
 }
 
 # Seconds a worker reuses a user loaded for a JWT (see parcel_service.http.authentication); 0 disables.
@@ -248,9 +248,8 @@ SPECTACULAR_SETTINGS = {
         "ParcelStatusEnum": "parcel_service.domain.status_machine.ParcelStatus",
         "ReadinessStatusEnum": ["ok", "degraded", "unavailable"],
         "DependencyStatusEnum": ["ok", "unavailable"],
-        "ParcelOrderingEnum": ["-created_at", "created_at", "-updated_at", "updated_at"],
+        "ParcelOrderingEnum": "parcel_service.api.pagination.ORDERINGS",
     },
-    "APPEND_COMPONENTS": {},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "parcel_service.api.schema.forbid_unknown_request_fields",
@@ -275,12 +274,7 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
         A ``logging.config.dictConfig`` dictionary.
     """
     formatters = {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
-        },
+        "json": JSON_FORMATTER,
         "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
     }
     return {

@@ -42,8 +42,8 @@ def expected_version(request: Request, parcel: Parcel) -> int | None:
     tags = _entity_tags(header)
     if "*" in tags:
         return None
-    prefix = f'"{parcel.pk}-'
     for tag in tags:
-        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
-            return int(tag[len(prefix) : -1])
+        version = parcel.version_in_etag(tag)
+        if version is not None:
+            return version
     raise PreconditionFailed()

@@ -1,4 +1,4 @@
-"""Who may do what. Tiny classes, composed in the views with ``&`` / ``|``.
+"""Who may do what. Tiny classes, listed together in a view's ``get_permissions`` (all must allow).
 
 Visibility (which parcels exist for you at all) is ``Parcel.objects.visible_to``; these classes decide
 what you may do with a parcel you can see.
@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from ..models import is_carrier
+from ..models import sees_all_parcels
 
 
 class IsCarrierOrStaff(BasePermission):
@@ -22,7 +22,7 @@ class IsCarrierOrStaff(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         """Check the role."""
         user = request.user
-        return bool(user and user.is_authenticated and (user.is_staff or is_carrier(user)))
+        return bool(user and user.is_authenticated and sees_all_parcels(user))
 
 
 class IsOwnerOrStaff(BasePermission):

@@ -7,6 +7,15 @@ from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
+# The JSON line every process writes (the application's settings and gunicorn.conf.py both use it), so one
+# log pipeline parses the service's lines and Gunicorn's own.
+JSON_FORMATTER: dict[str, object] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    "timestamp": False,
+}
+
 
 def current_request_id() -> str:
     """Return the id of the request being handled, or ``"-"`` outside a request."""
