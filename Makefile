@@ -50,6 +50,7 @@ schema: venv
 schema-check: venv
 	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file $(VENV)/openapi.generated.yaml --validate --fail-on-warn
 	diff -u openapi.yaml $(VENV)/openapi.generated.yaml && echo "openapi.yaml is up to date"
+	$(BIN)/openapi-spec-validator openapi.yaml
 
 clean:
 	rm -rf $(VENV) staticfiles .coverage .pytest_cache .ruff_cache

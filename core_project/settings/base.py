@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "parcel_service.api.schema.forbid_unknown_request_fields",
+        "parcel_service.api.schema.hoist_defaults_out_of_one_of",
     ],
 }
 

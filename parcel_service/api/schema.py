@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -70,7 +72,9 @@ def problems(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
 HealthSerializer = inline_serializer("Health", fields={"status": serializers.CharField()})
 
 
-def forbid_unknown_request_fields(result: dict, generator: object, request: object, public: bool) -> dict:
+def forbid_unknown_request_fields(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
     """drf-spectacular post-processing hook: request bodies declare what the serializers enforce.
 
     The input serializers reject unknown fields (400 ``unknown_field``) and NUL characters; the schema
@@ -97,3 +101,21 @@ def forbid_unknown_request_fields(result: dict, generator: object, request: obje
 
 
 NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def hoist_defaults_out_of_one_of(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: every ``default`` conforms to its own schema.
+
+    An optional blank-able field (``allow_blank``, default ``""``) is rendered as ``oneOf: [the field,
+    {maxLength: 0}]`` with the default inside the first branch, where ``""`` violates that branch's own
+    ``format: email`` or ``pattern`` (openapi-spec-validator refuses it). On the property, ``""`` is valid:
+    it matches the blank branch.
+    """
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for field in component.get("properties", {}).values():
+            for branch in field.get("oneOf", ()):
+                if "default" in branch:
+                    field.setdefault("default", branch.pop("default"))
+    return result
