@@ -198,7 +198,8 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         methods=["GET"],
         summary="List a parcel's tracking events",
-        description="Oldest `occurred_at` first.",
+        description="Oldest first, in the order the events were recorded (a per-parcel sequence taken under the "
+        "row lock); `occurred_at` is shown but does not reorder the timeline.",
         responses={200: TrackingEventSerializer(many=True), **problems(401, 404, 429)},
     )
     @extend_schema(
