@@ -254,6 +254,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "parcel_service.api.schema.forbid_unknown_request_fields",
         "parcel_service.api.schema.hoist_defaults_out_of_one_of",
+        "parcel_service.api.schema.document_cross_cutting_responses",
     ],
 }
 

@@ -60,6 +60,13 @@ class ParcelCursorPagination(CursorPagination):
         tie_breaker = "-id" if requested.startswith("-") else "id"
         return (requested, tie_breaker)
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """DRF's page schema, with this API's URLs in the examples (DRF's show an ``accounts`` URL)."""
+        page = super().get_paginated_response_schema(schema)
+        for link, cursor in (("next", "cD0yMDI2LTEyLTAx"), ("previous", "cj0xJnA9MjAyNi0xMi0wMg")):
+            page["properties"][link]["example"] = f"https://parcels.example.com/api/v1/parcels/?cursor={cursor}"
+        return page
+
     def decode_cursor(self, request: Request) -> Cursor | None:
         """Decode the cursor; a tampered or foreign cursor is a 400, not a 404.
 

@@ -119,3 +119,44 @@ def hoist_defaults_out_of_one_of(
                 if "default" in branch:
                     field.setdefault("default", branch.pop("default"))
     return result
+
+
+# Answered by the server before a request reaches the application (API.md "Errors at the edge").
+EDGE_PROBLEMS = {
+    400: ("bad_request", "The request line or headers could not be parsed."),
+    414: ("uri_too_long", "The request line is longer than the server accepts."),
+    431: ("request_header_fields_too_large", "Too many request headers, or one is too large."),
+}
+_REQUEST_ID_HEADER = {
+    "description": "The request's id: the client's X-Request-ID when valid, else a new UUID. Quote it.",
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER_HEADER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+
+
+def document_cross_cutting_responses(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: what every operation can answer, documented on each.
+
+    Every response carries ``X-Request-ID``; 429 and 503 carry ``Retry-After``; and every operation can
+    get the edge's problem+json 400, 414 and 431 (a request line or headers the server refuses to parse).
+    """
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            for status, (code, detail) in EDGE_PROBLEMS.items():
+                responses.setdefault(
+                    str(status),
+                    {
+                        "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}},
+                        "description": f"{detail} (code `{code}`)",
+                    },
+                )
+            for status, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers.setdefault("X-Request-ID", _REQUEST_ID_HEADER)
+                if status in ("429", "503"):
+                    headers.setdefault("Retry-After", _RETRY_AFTER_HEADER)
+    return result

@@ -32,6 +32,7 @@ from ..domain.tracking_numbers import normalize
 from ..http import health
 from ..http.throttling import AnonRateThrottle, ScopedRateThrottle
 from ..models import Parcel, TrackingEvent
+from . import examples
 from .conditional import expected_version, not_modified
 from .documents import NOT_LOOKED_UP, tracking_cache_key
 from .filters import ParcelFilter, StrictFilterBackend
@@ -73,6 +74,18 @@ IF_NONE_MATCH_PARAMETER = OpenApiParameter(
 )
 
 
+LOCATION_HEADER = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[201], description="The new parcel's URL."
+)
+REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true"]},
+    OpenApiParameter.HEADER,
+    response=[201],
+    description="Present on a replay: the stored answer to an earlier request with the same Idempotency-Key.",
+)
+
+
 def etag_header(*statuses: int) -> OpenApiParameter:
     """The ``ETag`` response header, documented on the given statuses."""
     return OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=list(statuses), description="Strong ETag.")
@@ -95,6 +108,7 @@ LIST_PARAMETERS = [
         description="Your parcels (customers) or all parcels (carriers, staff), newest first, cursor-paginated.",
         parameters=LIST_PARAMETERS,
         responses={200: ParcelSerializer(many=True), **problems(400, 401, 429)},
+        examples=examples.LIST_PARCELS,
     ),
     retrieve=extend_schema(
         summary="Get a parcel",
@@ -105,6 +119,7 @@ LIST_PARAMETERS = [
             304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
             **problems(401, 404, 429),
         },
+        examples=examples.GET_PARCEL,
     ),
 )
 class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -147,9 +162,10 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="Create a parcel",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, LOCATION_HEADER, REPLAYED_HEADER],
         request=ParcelCreateSerializer,
         responses={201: ParcelSerializer, **problems(400, 401, 409, 413, 415, 422, 429)},
+        examples=examples.CREATE_PARCEL,
     )
     @idempotent
     def create(self, request: Request) -> Response:
@@ -167,6 +183,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         parameters=[IF_MATCH_PARAMETER, etag_header(200)],
         request=ParcelUpdateSerializer,
         responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 412, 413, 415, 429)},
+        examples=examples.UPDATE_PARCEL,
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Edit the parcel's editable fields."""
@@ -184,6 +201,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         parameters=[IF_MATCH_PARAMETER, etag_header(200)],
         request=CancelRequestSerializer,
         responses={200: ParcelSerializer, **problems(400, 401, 403, 404, 409, 412, 415, 429)},
+        examples=examples.CANCEL_PARCEL,
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
@@ -201,16 +219,18 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         description="Oldest first, in the order the events were recorded (a per-parcel sequence taken under the "
         "row lock); `occurred_at` is shown but does not reorder the timeline.",
         responses={200: TrackingEventSerializer(many=True), **problems(401, 404, 429)},
+        examples=examples.LIST_EVENTS,
     )
     @extend_schema(
         methods=["POST"],
         summary="Record a tracking event",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAYED_HEADER],
         description="Carriers and staff only. Moves the parcel through the status machine:\n\n"
         + describe_transitions()
         + "\n\nAnything else is a 409 `invalid_transition` and nothing is written.",
         request=TrackingEventCreateSerializer,
         responses={201: TrackingEventSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 422, 429)},
+        examples=examples.RECORD_EVENT,
     )
     @action(
         detail=True,
@@ -268,6 +288,7 @@ class TrackingView(APIView):
             )
         ],
         responses={200: PublicTrackingSerializer, **problems(400, 404, 429)},
+        examples=examples.TRACK,
     )
     def get(self, request: Request, tracking_number: str) -> HttpResponse:
         """Return the public tracking document (pre-rendered JSON, served from the cache when warm)."""
@@ -281,6 +302,7 @@ class TrackingView(APIView):
 @extend_schema(
     tags=["auth"],
     summary="Obtain a token pair",
+    examples=examples.OBTAIN_TOKEN,
     responses={
         200: inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}),
         **problems(400, 401, 429),
@@ -297,6 +319,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 @extend_schema(
     tags=["auth"],
     summary="Refresh an access token",
+    examples=examples.REFRESH_TOKEN,
     responses={200: inline_serializer("TokenAccess", {"access": serializers.CharField()}), **problems(400, 401, 429)},
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
