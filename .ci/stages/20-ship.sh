@@ -46,6 +46,9 @@ if [ "$validate_rc" -ne 0 ] || [ -n "$validate_out" ]; then
 fi
 echo "kubernetes-validate: $(find "$rendered/objects" -name '*.yaml' | wc -l) objects valid"
 
+step "ship: exposure: public Ingress paths, /metrics never routed, NetworkPolicy on every pod"
+.venv/bin/python deploy/kubernetes/check_exposure.py "$rendered/objects"
+
 step "ship: Backstage catalog-info.yaml (@backstage/catalog-model validators)"
 (cd deploy/backstage-validate && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 node deploy/backstage-validate/validate.mjs catalog-info.yaml
