@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -63,8 +64,27 @@ post_delete.connect(_forget_saved_user, sender=settings.AUTH_USER_MODEL, dispatc
 m2m_changed.connect(_forget_regrouped_user, dispatch_uid="auth-cache-groups")
 
 
+# RFC 9110 section 11.1: the authentication scheme is case-insensitive ("bearer" is "Bearer").
+_SCHEMES = {scheme.lower().encode(HTTP_HEADER_ENCODING) for scheme in authentication.AUTH_HEADER_TYPES}
+
+
 class JWTAuthentication(authentication.JWTAuthentication):
     """Bearer-JWT authentication that loads the user and their carrier role in one query, then caches them."""
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        """Return the token of a ``Bearer`` header, the scheme matched case-insensitively; None for other schemes.
+
+        Raises:
+            AuthenticationFailed: The scheme is ours but is not followed by exactly one token.
+        """
+        parts = header.split()
+        if not parts or parts[0].lower() not in _SCHEMES:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed(
+                "Authorization header must contain two space-delimited values", code="bad_authorization_header"
+            )
+        return parts[1]
 
     def get_user(self, validated_token: Any) -> AbstractBaseUser:
         """Return the active user the token names.

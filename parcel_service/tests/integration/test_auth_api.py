@@ -159,3 +159,27 @@ def test_a_carrier_group_change_made_from_the_groups_side_is_seen_at_once(custom
     assert _call_with(token).json()["results"] == []
     Group.objects.get_or_create(name="carriers")[0].user_set.add(customer)  # not customer.groups.add(...)
     assert len(_call_with(token).json()["results"]) == 1
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(customer, scheme):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {AccessToken.for_user(customer)}")
+    assert client.get(LIST_URL).status_code == 200
+
+
+def test_another_scheme_is_not_taken_for_bearer(customer):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearerx {AccessToken.for_user(customer)}")
+    response = client.get(LIST_URL)
+    assert_problem(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["bearer", "Bearer one two"])
+def test_a_bearer_header_without_exactly_one_token_is_401(header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(LIST_URL)
+    assert_problem(response, 401, "bad_authorization_header")
+    assert response["WWW-Authenticate"].startswith("Bearer")
