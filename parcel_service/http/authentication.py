@@ -17,10 +17,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.urls import reverse
 from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt import authentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
 
 from ..models import CARRIERS_GROUP
 
@@ -85,6 +87,25 @@ class JWTAuthentication(authentication.JWTAuthentication):
                 "Authorization header must contain two space-delimited values", code="bad_authorization_header"
             )
         return parts[1]
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        """Return the verified access token; an expired one says so and where to get a new one.
+
+        Raises:
+            InvalidToken: The token is expired, forged, malformed or of the wrong type (code ``token_not_valid``).
+        """
+        expired = False
+        for token_class in api_settings.AUTH_TOKEN_CLASSES:
+            try:
+                return token_class(raw_token)
+            except ExpiredTokenError:  # raised only once the signature has been verified
+                expired = True
+            except TokenError:
+                continue
+        if expired:
+            refresh_url = reverse("parcel_service:token-refresh").rstrip("/") + "/"
+            raise InvalidToken(f"Token has expired; get a new access token from {refresh_url} with your refresh token.")
+        raise InvalidToken("Given token not valid for any token type")  # simplejwt's own wording, unchanged
 
     def get_user(self, validated_token: Any) -> AbstractBaseUser:
         """Return the active user the token names.

@@ -71,6 +71,24 @@ def test_expired_token_is_401(customer):
     assert_problem(_call_with(jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")), 401, "token_not_valid")
 
 
+def test_an_expired_token_says_it_expired_and_where_to_refresh_it_unlike_a_garbage_one(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    claims["exp"] = int(time.time()) - 10
+    expired_token = jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")
+    expired = assert_problem(_call_with(expired_token), 401, "token_not_valid")
+    garbage = assert_problem(_call_with("garbage"), 401, "token_not_valid")
+    assert "expired" in expired["detail"]
+    assert "/api/v1/auth/token/refresh/" in expired["detail"]
+    assert "expired" not in garbage["detail"]
+
+
+def test_an_expired_token_with_a_forged_signature_is_just_invalid(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    claims["exp"] = int(time.time()) - 10
+    response = _call_with(jwt.encode(claims, "not-the-key-" * 4, algorithm="HS256"))
+    assert "expired" not in assert_problem(response, 401, "token_not_valid")["detail"]
+
+
 def test_refresh_token_used_as_access_is_401(customer):
     assert_problem(_call_with(str(RefreshToken.for_user(customer))), 401, "token_not_valid")
 
