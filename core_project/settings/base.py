@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Spent and revoked refresh tokens (rotation below); `manage.py flushexpiredtokens` purges expired rows.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -207,7 +209,10 @@ REST_FRAMEWORK = {
 }
 
 # Seconds a worker reuses a user loaded for a JWT (see parcel_service.http.authentication); 0 disables.
-AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=30)
+# It bounds how long another worker honours a token after its user was deactivated, deleted, given a new
+# password or removed from `carriers` (API.md: "Tokens end when the account changes"); each user costs one
+# query per worker per TTL.
+AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=5)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=15 * 60)),
@@ -215,6 +220,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh returns a new refresh token and blacklists the one sent, so a replayed refresh token is refused.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Every token carries a digest of the password hash it was issued under: a password change ends them all.
+    "CHECK_REVOKE_TOKEN": True,
     "TOKEN_OBTAIN_SERIALIZER": "parcel_service.api.serializers.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "parcel_service.api.serializers.TokenRefreshSerializer",
 }

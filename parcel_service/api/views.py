@@ -277,14 +277,10 @@ class TrackingView(APIView):
         return HttpResponse(document, content_type=JSON)
 
 
-@extend_schema(
-    tags=["auth"],
-    summary="Obtain a token pair",
-    responses={
-        200: inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}),
-        **problems(400, 401, 429),
-    },
-)
+TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
+
+
+@extend_schema(tags=["auth"], summary="Obtain a token pair", responses={200: TOKEN_PAIR, **problems(400, 401, 429)})
 class TokenObtainView(jwt_views.TokenObtainPairView):
     """Exchange username and password for an access and a refresh token."""
 
@@ -295,11 +291,13 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
 @extend_schema(
     tags=["auth"],
-    summary="Refresh an access token",
-    responses={200: inline_serializer("TokenAccess", {"access": serializers.CharField()}), **problems(400, 401, 429)},
+    summary="Refresh a token pair",
+    description="Returns a new access token and a new refresh token. The refresh token sent is spent: sending it "
+    "again is a 401. Tokens of a user who was deactivated, deleted or changed their password are refused.",
+    responses={200: TOKEN_PAIR, **problems(400, 401, 429)},
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    """Exchange a refresh token for a new access token."""
+    """Exchange a refresh token for a new token pair; the refresh token sent cannot be used again."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"

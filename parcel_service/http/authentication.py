@@ -2,13 +2,16 @@
 
 Loading the user costs a query (and, measured, about a third of a cached detail read). A signed token
 already says who the caller is, so each worker keeps the loaded user — id, active flag, staff flag,
-carrier role — for ``AUTH_USER_CACHE_TTL_S`` seconds (default 30). A change to a user or their groups
-clears that user in the worker that made it at once; other workers notice within the TTL. Access tokens
-live 15 minutes, so this bounds nothing that the token lifetime did not already.
+password hash, carrier role — for ``AUTH_USER_CACHE_TTL_S`` seconds (default 5). A change to a user or
+their groups clears that user in the worker that made it at once; every other worker sees it within the
+TTL: deactivation, deletion and a removed carrier role by reloading the user, a password change because
+each token carries a digest of the password hash it was issued under (simplejwt's ``CHECK_REVOKE_TOKEN``).
+The price is one user query per user per worker every TTL.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -23,6 +26,7 @@ from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from ..models import CARRIERS_GROUP
 
@@ -38,6 +42,20 @@ def users_with_roles() -> Any:
 
 _MAX_CACHED_USERS = 10_000
 _user_cache: dict[str, tuple[float, AbstractBaseUser]] = {}
+
+
+REVOKED_DETAIL = "Token is no longer valid: the account's password has changed. Sign in again."
+
+
+def issued_before_password_change(token: Token, user: AbstractBaseUser) -> bool:
+    """Whether the token was issued under a password the user no longer has (always False without CHECK_REVOKE_TOKEN).
+
+    A token without the claim (issued before the check was turned on) counts as issued under another password.
+    """
+    if not api_settings.CHECK_REVOKE_TOKEN:
+        return False
+    claim = token.get(api_settings.REVOKE_TOKEN_CLAIM)
+    return not isinstance(claim, str) or not hmac.compare_digest(claim, get_md5_hash_password(user.password))
 
 
 def forget_cached_user(user_id: Any) -> None:
@@ -117,7 +135,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             The user, annotated with ``is_carrier``.
 
         Raises:
-            InvalidToken: The token carries no user id.
+            InvalidToken: The token carries no user id, or was issued under a password the user has since changed.
             AuthenticationFailed: The user does not exist or is inactive.
         """
         try:
@@ -130,11 +148,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user = cached[1]
         else:
             user = users_with_roles().filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-            ttl = getattr(settings, "AUTH_USER_CACHE_TTL_S", 30)
+            ttl = getattr(settings, "AUTH_USER_CACHE_TTL_S", 5)
             if user is not None and ttl > 0:
                 if len(_user_cache) >= _MAX_CACHED_USERS:
                     _user_cache.clear()
                 _user_cache[str(user_id)] = (now + ttl, user)
         if user is None or not user.is_active:
             raise AuthenticationFailed("User not found or inactive.", code="user_not_found")
+        if issued_before_password_change(validated_token, user):
+            raise InvalidToken(REVOKED_DETAIL)
         return user
