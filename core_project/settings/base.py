@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
     "parcel_service",
 ]
 
@@ -58,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last (django-axes' rule): turns a locked-out admin login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 if METRICS_ENABLED:
     MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
@@ -153,6 +156,12 @@ CACHES = build_caches(REDIS_URL)
 # django-redis would log every ignored exception; the circuit breaker logs one warning per outage instead.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -207,6 +216,20 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
+
+# django-axes: password guessing on the admin login and on POST /api/v1/auth/token/ is locked out per username
+# and client address (never per username alone, which would let anyone lock a user out), in the database.
+# LOGIN_FAILURE_LIMIT: failures that lock (default 5); LOGIN_LOCKOUT_S: seconds the lock lasts (default 900).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_S", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address exactly as the throttles take it (NUM_PROXIES); axes' AXES_IPWARE_* settings would need
+# django-ipware, which is not installed, and would then read forwarding headers their own way.
+AXES_CLIENT_IP_CALLABLE = "parcel_service.http.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# The same words whether or not the username exists.
+AXES_COOLOFF_MESSAGE = "Too many failed sign-ins from this address. Try again later."
 
 # Seconds a worker reuses a user loaded for a JWT (see parcel_service.http.authentication); 0 disables.
 # It bounds how long another worker honours a token after its user was deactivated, deleted, given a new
