@@ -228,3 +228,18 @@ def test_the_admin_lists_issued_refresh_tokens_without_showing_them(customer):
     assert page.status_code == 200
     assert outstanding.jti in page.content.decode()
     assert refresh_token not in page.content.decode()
+
+
+def test_flushexpiredtokens_purges_spent_and_issued_tokens_once_they_expire(customer):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    spent = token_pair(customer)["refresh"]
+    live = refresh(spent).json()["refresh"]
+    expired = OutstandingToken.objects.filter(token=spent)
+    expired.update(expires_at=timezone.now() - timedelta(seconds=1))  # as the spent token's own exp passes
+    call_command("flushexpiredtokens")
+    assert not OutstandingToken.objects.filter(token=spent).exists()  # its blacklist row went with it
+    assert refresh(live).status_code == 200
