@@ -27,7 +27,8 @@ def client_ip(request: HttpRequest | Request) -> str | None:
     django-axes keys its login lockouts on it (``AXES_CLIENT_IP_CALLABLE``). axes stores it in an address
     column, so a value that is no address (a misconfigured proxy) counts as the connection's own address.
     """
-    ident = throttling.BaseThrottle().get_ident(request)
+    # get_ident reads only META and headers, which the admin's plain Django request has too.
+    ident = throttling.BaseThrottle().get_ident(request)  # type: ignore[arg-type]
     try:
         return str(ipaddress.ip_address(ident))
     except ValueError:
