@@ -1,4 +1,4 @@
-"""Django admin for staff: find parcels, read their timeline. Status changes only through events."""
+"""Django admin for staff: find parcels, read their timeline (status changes only through events), and issued tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from .models import Parcel, TrackingEvent
 
@@ -42,3 +44,20 @@ class ParcelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """A parcel is a record: cancel it, don't delete it."""
         return False
+
+
+class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
+    """simplejwt's read-only list of issued refresh tokens, without the tokens themselves.
+
+    Each row keeps the signed token; shown, any admin could copy and use another user's live refresh token.
+    """
+
+    exclude = ("token",)
+
+    def get_readonly_fields(self, *args: Any, **kwargs: Any) -> list[str]:
+        """Every field but the token is shown read-only."""
+        return [field for field in super().get_readonly_fields(*args, **kwargs) if field != "token"]
+
+
+admin.site.unregister(OutstandingToken)
+admin.site.register(OutstandingToken, OutstandingTokenAdmin)

@@ -34,10 +34,13 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Spent and revoked refresh tokens (rotation below); `manage.py flushexpiredtokens` purges expired rows.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
     "parcel_service",
 ]
 
@@ -58,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last (django-axes' rule): turns a locked-out admin login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 if METRICS_ENABLED:
     MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
@@ -153,6 +158,12 @@ CACHES = build_caches(REDIS_URL)
 # django-redis would log every ignored exception; the circuit breaker logs one warning per outage instead.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -206,8 +217,25 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# django-axes: password guessing on the admin login and on POST /api/v1/auth/token/ is locked out per username
+# and client address (never per username alone, which would let anyone lock a user out), in the database.
+# LOGIN_FAILURE_LIMIT: failures that lock (default 5); LOGIN_LOCKOUT_S: seconds the lock lasts (default 900).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_S", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address exactly as the throttles take it (NUM_PROXIES); axes' AXES_IPWARE_* settings would need
+# django-ipware, which is not installed, and would then read forwarding headers their own way.
+AXES_CLIENT_IP_CALLABLE = "parcel_service.http.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# The same words whether or not the username exists.
+AXES_COOLOFF_MESSAGE = "Too many failed sign-ins from this address. Try again later."
+
 # Seconds a worker reuses a user loaded for a JWT (see parcel_service.http.authentication); 0 disables.
-AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=30)
+# It bounds how long another worker honours a token after its user was deactivated, deleted, given a new
+# password or removed from `carriers` (API.md: "Tokens end when the account changes"); each user costs one
+# query per worker per TTL.
+AUTH_USER_CACHE_TTL_S = env.int("AUTH_USER_CACHE_TTL_S", default=5)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=15 * 60)),
@@ -215,6 +243,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh returns a new refresh token and blacklists the one sent, so a replayed refresh token is refused.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Every token carries a digest of the password hash it was issued under: a password change ends them all.
+    "CHECK_REVOKE_TOKEN": True,
     "TOKEN_OBTAIN_SERIALIZER": "parcel_service.api.serializers.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "parcel_service.api.serializers.TokenRefreshSerializer",
 }

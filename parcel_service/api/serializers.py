@@ -14,13 +14,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pycountry
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ErrorDetail, ValidationError
 from rest_framework_simplejwt import serializers as simplejwt_serializers
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from ..domain.status_machine import ParcelStatus
+from ..http.authentication import REVOKED_DETAIL, issued_before_password_change
 from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
@@ -304,6 +312,39 @@ class TokenObtainPairSerializer(simplejwt_serializers.TokenObtainPairSerializer)
 
 
 class TokenRefreshSerializer(simplejwt_serializers.TokenRefreshSerializer):
-    """A refresh token, exchanged for a new access token."""
+    """A refresh token, exchanged for a new access and refresh token pair; the one sent is spent."""
 
     refresh = serializers.CharField(write_only=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        """Check the refresh token and its user now (no cache), blacklist it and issue a new pair.
+
+        Unlike simplejwt's own, this refuses a token issued under an old password, answers a deleted user
+        with 401 (not a ``DoesNotExist`` 500), and lets only one of several concurrent uses of a token win.
+
+        Raises:
+            TokenError: The token is invalid, expired, spent or issued under an old password (the view's 401).
+            AuthenticationFailed: Its user was deleted or deactivated.
+        """
+        try:
+            used = self.token_class(attrs["refresh"])  # signature, expiry, type, and not blacklisted
+        except ExpiredTokenError as error:
+            login_url = reverse("parcel_service:token-obtain").rstrip("/") + "/"
+            raise TokenError(f"Refresh token has expired; sign in again at {login_url}.") from error
+        user_id = used.get(jwt_settings.USER_ID_CLAIM)
+        user = get_user_model()._default_manager.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        if issued_before_password_change(used, user):
+            raise TokenError(REVOKED_DETAIL)
+        with transaction.atomic():
+            # The unique blacklist row decides a race: of two concurrent refreshes with one token, one creates it.
+            spent, _ = OutstandingToken.objects.get_or_create(
+                jti=used[jwt_settings.JTI_CLAIM],
+                defaults={"user": user, "token": attrs["refresh"], "expires_at": datetime_from_epoch(used["exp"])},
+            )
+            _, first_use = BlacklistedToken.objects.get_or_create(token=spent)
+            if not first_use:
+                raise TokenError("Token is blacklisted")
+            fresh = self.token_class.for_user(user)
+        return {"access": str(fresh.access_token), "refresh": str(fresh)}

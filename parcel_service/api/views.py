@@ -7,6 +7,9 @@ customer's parcel is a 404, indistinguishable from one that does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
@@ -19,7 +22,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -299,31 +302,58 @@ class TrackingView(APIView):
         return HttpResponse(document, content_type=JSON)
 
 
+class LoginLockedOut(APIException):
+    """Too many failed sign-ins for this username from this address (django-axes); lasts ``AXES_COOLOFF_TIME``."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many failed sign-ins for this username from this address. Try again later."
+    default_code = "locked_out"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wait = settings.AXES_COOLOFF_TIME.total_seconds()  # the Retry-After: a refused attempt restarts it
+
+
+TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
+
+
 @extend_schema(
     tags=["auth"],
     summary="Obtain a token pair",
     examples=examples.OBTAIN_TOKEN,
-    responses={
-        200: inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}),
-        **problems(400, 401, 429),
-    },
+    description="Exchange username and password for an access and a refresh token. After repeated wrong passwords "
+    "for one username from one address (5 by default) that username is locked out from that address for a while "
+    "(15 minutes by default), even with the right password: 429 `locked_out` with `Retry-After`.",
+    responses={200: TOKEN_PAIR, **problems(400, 401, 429)},
 )
 class TokenObtainView(jwt_views.TokenObtainPairView):
     """Exchange username and password for an access and a refresh token."""
 
-    # Brute-force protection: a tight per-IP budget for password guesses (THROTTLE_AUTH).
+    # Brute-force protection: a tight per-IP budget for password guesses (THROTTLE_AUTH), and django-axes'
+    # lockout per username and address, whose authentication backend refuses even the right password.
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Issue a token pair; a locked-out username and address get 429 ``locked_out`` instead of 401."""
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            if getattr(request, "axes_locked_out", False):  # set by axes on this request when it locks or refuses
+                raise LoginLockedOut() from None
+            raise
 
 
 @extend_schema(
     tags=["auth"],
-    summary="Refresh an access token",
     examples=examples.REFRESH_TOKEN,
-    responses={200: inline_serializer("TokenAccess", {"access": serializers.CharField()}), **problems(400, 401, 429)},
+    summary="Refresh a token pair",
+    description="Returns a new access token and a new refresh token. The refresh token sent is spent: sending it "
+    "again is a 401. Tokens of a user who was deactivated, deleted or changed their password are refused.",
+    responses={200: TOKEN_PAIR, **problems(400, 401, 429)},
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    """Exchange a refresh token for a new access token."""
+    """Exchange a refresh token for a new token pair; the refresh token sent cannot be used again."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"

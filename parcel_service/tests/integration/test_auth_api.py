@@ -71,6 +71,24 @@ def test_expired_token_is_401(customer):
     assert_problem(_call_with(jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")), 401, "token_not_valid")
 
 
+def test_an_expired_token_says_it_expired_and_where_to_refresh_it_unlike_a_garbage_one(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    claims["exp"] = int(time.time()) - 10
+    expired_token = jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")
+    expired = assert_problem(_call_with(expired_token), 401, "token_not_valid")
+    garbage = assert_problem(_call_with("garbage"), 401, "token_not_valid")
+    assert "expired" in expired["detail"]
+    assert "/api/v1/auth/token/refresh/" in expired["detail"]
+    assert "expired" not in garbage["detail"]
+
+
+def test_an_expired_token_with_a_forged_signature_is_just_invalid(customer):
+    claims = dict(AccessToken.for_user(customer).payload)
+    claims["exp"] = int(time.time()) - 10
+    response = _call_with(jwt.encode(claims, "not-the-key-" * 4, algorithm="HS256"))
+    assert "expired" not in assert_problem(response, 401, "token_not_valid")["detail"]
+
+
 def test_refresh_token_used_as_access_is_401(customer):
     assert_problem(_call_with(str(RefreshToken.for_user(customer))), 401, "token_not_valid")
 
@@ -159,3 +177,27 @@ def test_a_carrier_group_change_made_from_the_groups_side_is_seen_at_once(custom
     assert _call_with(token).json()["results"] == []
     Group.objects.get_or_create(name="carriers")[0].user_set.add(customer)  # not customer.groups.add(...)
     assert len(_call_with(token).json()["results"]) == 1
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(customer, scheme):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {AccessToken.for_user(customer)}")
+    assert client.get(LIST_URL).status_code == 200
+
+
+def test_another_scheme_is_not_taken_for_bearer(customer):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearerx {AccessToken.for_user(customer)}")
+    response = client.get(LIST_URL)
+    assert_problem(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["bearer", "Bearer one two"])
+def test_a_bearer_header_without_exactly_one_token_is_401(header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(LIST_URL)
+    assert_problem(response, 401, "bad_authorization_header")
+    assert response["WWW-Authenticate"].startswith("Bearer")

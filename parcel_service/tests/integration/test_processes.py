@@ -1,5 +1,6 @@
 """Process-level behaviour against a real Gunicorn on loopback: metrics across workers, throttling across
-workers, a database that goes away and comes back, a hung Redis, statement_timeout, graceful shutdown."""
+workers, a deactivated user refused by every worker, a database that goes away and comes back, a hung Redis,
+statement_timeout, graceful shutdown."""
 
 import os
 import signal
@@ -13,7 +14,7 @@ import pytest
 import requests
 from django.db import connection
 from prometheus_client.mmap_dict import MmapedDict
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from parcel_service.models import Parcel, TrackingEvent
 from parcel_service.tests.factories import ParcelFactory, UserFactory
@@ -106,6 +107,29 @@ def test_throttle_limit_holds_across_two_workers():
     assert statuses.count(200) == 10
     assert statuses.count(429) == 20
     assert len([pid for pid, n in per_worker.items() if n > 0]) == 2, per_worker
+
+
+def test_a_deactivation_is_seen_by_every_worker_within_the_default_ttl():
+    import jwt
+
+    user = UserFactory()
+    refresh_token = jwt.encode(dict(RefreshToken.for_user(user).payload), SECRET, algorithm="HS256")
+    with gunicorn(workers=3) as server:
+        list_url = f"{server.url}/api/v1/parcels/"
+        assert set(burst(list_url, 90, headers=bearer(user))) == {200}  # every worker now keeps the user
+        warmed = per_worker_request_counts(server.metrics_dir, "parcel_service:parcel-list")
+        deactivated_at = time.monotonic()
+        type(user).objects.filter(pk=user.pk).update(is_active=False)  # no worker is told
+        refreshed = requests.post(
+            f"{server.url}/api/v1/auth/token/refresh/", json={"refresh": refresh_token}, timeout=10
+        )
+        time.sleep(max(0.0, deactivated_at + 5.0 - time.monotonic()))  # AUTH_USER_CACHE_TTL_S, the default
+        statuses = burst(list_url, 90, headers=bearer(user))
+        after = per_worker_request_counts(server.metrics_dir, "parcel_service:parcel-list")
+    assert refreshed.status_code == 401  # refresh reads the user afresh
+    assert set(statuses) == {401}
+    assert len(warmed) == 3, warmed
+    assert all(after[pid] > warmed[pid] for pid in warmed), (warmed, after)  # each worker answered 401s
 
 
 def test_database_outage_and_recovery_without_restart():
