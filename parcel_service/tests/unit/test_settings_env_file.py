@@ -52,7 +52,9 @@ def _settings(project: Path, module: str, env: dict[str, str] | None = None) -> 
 
 
 def test_dev_settings_read_the_env_file_at_the_repository_root(project):
-    (project / ".env").write_text("TRACKING_NUMBER_PREFIX=ZZ\nLOG_LEVEL=warning\nDATABASE_URL=sqlite:////srv/from-dotenv.db\n")
+    (project / ".env").write_text(
+        "TRACKING_NUMBER_PREFIX=ZZ\nLOG_LEVEL=warning\nDATABASE_URL=sqlite:////srv/from-dotenv.db\n"
+    )
     assert _settings(project, "dev") == {"prefix": "ZZ", "log_level": "WARNING", "database": "/srv/from-dotenv.db"}
 
 
@@ -68,7 +70,9 @@ def test_dev_logs_at_debug_without_an_env_file(project):
 
 
 def test_production_settings_never_read_the_env_file(project):
-    (project / ".env").write_text("TRACKING_NUMBER_PREFIX=ZZ\nLOG_LEVEL=DEBUG\nDATABASE_URL=sqlite:////srv/from-dotenv.db\n")
+    (project / ".env").write_text(
+        "TRACKING_NUMBER_PREFIX=ZZ\nLOG_LEVEL=DEBUG\nDATABASE_URL=sqlite:////srv/from-dotenv.db\n"
+    )
     assert _settings(project, "prod", PROD_ENV) == {"prefix": "CP", "log_level": "INFO", "database": "prod"}
 
 
