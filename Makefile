@@ -7,13 +7,26 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv run test lint format lock schema schema-check serve bench soak clean
+# flock (util-linux) serialises installs; where it is missing (macOS) the install runs unlocked.
+FLOCK := $(if $(shell command -v flock 2>/dev/null),flock $(VENV)/.install.lock,)
 
+.PHONY: help venv run test lint format lock schema schema-check serve bench soak clean
+.DEFAULT_GOAL := help
+
+## help: list every target with what it does
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | awk -F'\t' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+# Two targets started together (`make test & make lint`) both need the venv: the second waits for the
+# lock, then finds the stamp fresh and installs nothing, instead of racing pip over the same files.
 $(STAMP): requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
-	touch $@
+	@mkdir -p $(VENV)
+	@$(FLOCK) $(SHELL) -c 'if [ $@ -nt requirements/dev.txt ]; then echo "$(VENV) is up to date"; exit 0; fi; \
+	  set -ex; $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt; \
+	  touch $@'
 
+## venv: create .venv and install the pinned, hash-checked dev requirements (every target does this first)
 venv: $(STAMP)
 
 ## run: migrate the SQLite dev database, create demo accounts and serve on 127.0.0.1:8000
@@ -26,11 +39,13 @@ run: venv
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## lint: ruff and black --check, as CI runs them
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/black --check .
 	$(BIN)/lint-imports
 
+## format: ruff --fix and black, rewriting files in place
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/black .
@@ -47,11 +62,13 @@ lock: venv
 schema: venv
 	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
+## schema-check: fail if openapi.yaml differs from what the code generates (CI runs it)
 schema-check: venv
 	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file $(VENV)/openapi.generated.yaml --validate --fail-on-warn
 	diff -u openapi.yaml $(VENV)/openapi.generated.yaml && echo "openapi.yaml is up to date"
 	$(BIN)/openapi-spec-validator openapi.yaml
 
+## clean: remove .venv, collected static files and tool caches (not the SQLite database)
 clean:
 	rm -rf $(VENV) staticfiles .coverage .pytest_cache .ruff_cache
 

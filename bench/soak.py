@@ -146,7 +146,7 @@ def verify_writes(bench: Bench, run: str, phases: list[dict[str, Any]]) -> dict[
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The report as Markdown (for the README)."""
+    """The report as Markdown (results/soak.md, linked from bench/README.md)."""
     lines = [
         f"Soak {result['date']} ({result['machine']}): capacity {result['capacity_rps']} rps (mixed, 8 connections, "
         f"unpaced); soak paced to {result['soak_load_pct']}% of it.",

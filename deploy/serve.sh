@@ -7,7 +7,7 @@
 #   SECRET_KEY, DATABASE_URL (PostgreSQL), REDIS_URL, ALLOWED_HOSTS
 # and usually SECURE_SSL_REDIRECT=false (no TLS proxy in front locally) and GUNICORN_BIND=127.0.0.1:8000.
 # Migrations are not run here, as in the image: `DJANGO_SETTINGS_MODULE=core_project.settings.prod
-# .venv/bin/python manage.py migrate` first. See README "Running in production".
+# .venv/bin/python manage.py migrate` first. See docs/operations.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ for name in SECRET_KEY DATABASE_URL REDIS_URL ALLOWED_HOSTS; do
   [ -n "${!name:-}" ] || missing+=("$name")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "serve: set ${missing[*]} (production settings require them; see README 'Running in production')" >&2
+  echo "serve: set ${missing[*]} (production settings require them; see docs/operations.md)" >&2
   exit 2
 fi
 

@@ -1,14 +1,26 @@
-"""Local development: DEBUG on, SQLite file and local-memory cache unless DATABASE_URL / REDIS_URL are set."""
+"""Local development: DEBUG on, SQLite file and local-memory cache unless DATABASE_URL / REDIS_URL are set.
 
-from .base import *  # noqa: F403
-from .base import build_logging, env
+An optional ``.env`` file at the repository root is read first (development only; ``prod`` never reads a
+file, its configuration is the process environment alone).
+"""
+
+from pathlib import Path
+
+import environ
+
+# Read before base.py evaluates the environment, so every setting sees the file. Variables already set in
+# the process environment win: read_env never overwrites them. A missing file is not an error.
+environ.Env.read_env(Path(__file__).resolve().parent.parent.parent / ".env")
+
+from .base import *  # noqa: E402, F403
+from .base import build_logging, env  # noqa: E402
 
 DEBUG = True
 # A dev-only placeholder; prod refuses to start without a real SECRET_KEY from the environment.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-do-not-use-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 
-LOGGING = build_logging("text", env.str("LOG_LEVEL", default="INFO").upper())
+LOGGING = build_logging("text", env.str("LOG_LEVEL", default="DEBUG").upper())
 
 # Demo accounts are created only here (see the create_demo_users command).
 DEMO_USERS_ENABLED = True

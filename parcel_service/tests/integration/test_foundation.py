@@ -228,6 +228,47 @@ def test_demo_users_are_created_once_with_printed_passwords(capsys):
     assert get_user_model().objects.get(username="admin").is_staff
 
 
+def _printed_passwords(output: str) -> dict[str, str]:
+    return {line.split()[0]: line.rsplit(" ", 1)[1] for line in output.splitlines() if "password:" in line}
+
+
+def _token_status(username: str, password: str) -> int:
+    from rest_framework.test import APIClient
+
+    body = {"username": username, "password": password}
+    return APIClient().post("/api/v1/auth/token/", body, format="json").status_code
+
+
+def _group_names(username: str) -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    return list(get_user_model().objects.get(username=username).groups.values_list("name", flat=True))
+
+
+@pytest.mark.django_db
+def test_demo_users_reset_prints_new_passwords_that_log_in_and_retires_the_old_ones(capsys):
+    call_command("create_demo_users")
+    first = _printed_passwords(capsys.readouterr().out)
+    call_command("create_demo_users", "--reset")
+    output = capsys.readouterr().out
+    second = _printed_passwords(output)
+    assert output.count("new password:") == 4
+    assert set(second) == {"alice", "bob", "carl", "admin"}
+    for username, password in second.items():
+        assert password != first[username]
+        assert _token_status(username, password) == 200
+        assert _token_status(username, first[username]) == 401
+    assert _group_names("carl") == ["carriers"]
+
+
+@pytest.mark.django_db
+def test_demo_users_reset_creates_the_missing_accounts_too(capsys):
+    call_command("create_demo_users", "--reset")
+    passwords = _printed_passwords(capsys.readouterr().out)
+    assert set(passwords) == {"alice", "bob", "carl", "admin"}
+    assert _token_status("carl", passwords["carl"]) == 200
+
+
 @pytest.mark.django_db
 def test_demo_users_are_refused_outside_dev(settings):
     from django.core.management.base import CommandError
