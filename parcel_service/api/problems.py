@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -19,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..domain.errors import ParcelServiceError
-from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem
+from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem, suspicious_request_problem
+from ..http.renderers import JSONRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class QueryValidationError(drf_exceptions.ValidationError):
 
     pointer_prefix = "/query"
 
+
+_PROBLEM_RENDERER = JSONRenderer()
 
 # DRF exception class -> stable problem code, for the classes whose default_code is not the one API.md names.
 _DRF_CODES: dict[type[Exception], str] = {
@@ -135,6 +139,11 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         wait = getattr(exc, "wait", None)
         if wait is not None:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    elif isinstance(exc, SuspiciousOperation):
+        # Too many query parameters, and the like: the client's fault. Logged where Django logs these, without
+        # the traceback Django would add (an attacker repeating it must not flood the log with stacks).
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        body = suspicious_request_problem(exc)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused, timed out, statement_timeout: the dependency, not the request, is at fault.
         logger.warning("database unavailable: %s", type(exc).__name__)
@@ -148,5 +157,9 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         logger.error("unhandled exception", exc_info=exc)
         body = problem(500, "server_error", "An unexpected error occurred.")
 
+    request = context.get("request")
+    if request is not None:
+        # A problem is JSON whatever the view renders otherwise (the schema's YAML, the docs' HTML).
+        request.accepted_renderer, request.accepted_media_type = _PROBLEM_RENDERER, PROBLEM_CONTENT_TYPE
     set_rollback()
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
