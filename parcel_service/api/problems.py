@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -24,6 +25,9 @@ from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE
 from ..http.renderers import JSONRenderer
 
 logger = logging.getLogger(__name__)
+
+# A validation problem lists at most this many errors, then says "errors_truncated": true (API.md).
+MAX_ERRORS = 100
 
 
 class QueryValidationError(drf_exceptions.ValidationError):
@@ -80,7 +84,10 @@ def validation_errors(detail: Any, pointer: str = "") -> Iterator[dict[str, str]
 
 def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
     prefix = getattr(exc, "pointer_prefix", "")
-    errors = list(validation_errors(exc.detail, prefix))
+    # API.md "Bounded errors": at most MAX_ERRORS entries, flattened lazily so a huge detail is never walked whole.
+    errors = list(islice(validation_errors(exc.detail, prefix), MAX_ERRORS + 1))
+    truncated = len(errors) > MAX_ERRORS
+    del errors[MAX_ERRORS:]
     codes = {error["code"] for error in errors}
     if "unknown_field" in codes:
         code, detail = "unknown_field", "Request contains fields that are unknown or read-only."
@@ -92,7 +99,10 @@ def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
         code, detail = "validation_error", "Request headers failed validation."
     else:
         code, detail = "validation_error", "Request body failed validation."
-    return problem(exc.status_code, code, detail, errors=errors)
+    body = problem(exc.status_code, code, detail, errors=errors)
+    if truncated:
+        body["errors_truncated"] = True
+    return body
 
 
 def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:

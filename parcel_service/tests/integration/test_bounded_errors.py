@@ -1,5 +1,5 @@
-"""Hostile input never costs a 500 or an unbounded answer: too many parameters or fields, tampered cursors.
-And what such a request logs stays within the README's promises."""
+"""Hostile input never costs a 500 or an unbounded answer: too many parameters or fields, tampered cursors,
+thousands of unknown fields. And what such a request logs stays within the README's promises."""
 
 import base64
 import json
@@ -91,6 +91,50 @@ def test_a_cursor_the_service_issued_still_pages(customer_client):
     second = customer_client.get(first["next"])
     assert second.status_code == 200
     assert len(second.json()["results"]) == 1
+
+
+# -- bounded validation problems ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_thousand_unknown_fields_list_the_first_hundred_and_say_they_were_truncated(customer_client):
+    body = valid_body(**{f"field{n}": n for n in range(1000)})
+    problem = assert_problem(customer_client.post(LIST_URL, body, format="json"), 400, "unknown_field")
+    assert len(problem["errors"]) == 100
+    assert problem["errors_truncated"] is True
+    assert problem["errors"][0]["pointer"] == "/field0"
+
+
+@pytest.mark.django_db
+def test_a_few_unknown_fields_are_all_listed_without_a_truncation_flag(customer_client):
+    body = valid_body(**{f"field{n}": n for n in range(5)})
+    problem = assert_problem(customer_client.post(LIST_URL, body, format="json"), 400, "unknown_field")
+    assert [error["pointer"] for error in problem["errors"]] == [f"/field{n}" for n in range(5)]
+    assert "errors_truncated" not in problem
+
+
+@pytest.mark.django_db
+def test_unknown_fields_at_every_level_are_reported_in_one_response(customer_client):
+    body = valid_body(
+        colour="red",
+        sender={**address("Sender BV"), "nickname": "S"},
+        dimensions_mm={"length": 1, "width": 1, "height": 1, "depth": 1},
+    )
+    problem = assert_problem(customer_client.post(LIST_URL, body, format="json"), 400, "unknown_field")
+    assert sorted(error["pointer"] for error in problem["errors"]) == [
+        "/colour",
+        "/dimensions_mm/depth",
+        "/sender/nickname",
+    ]
+
+
+@pytest.mark.django_db
+def test_an_unknown_nested_field_is_reported_on_edit_too(customer_client):
+    parcel_id = customer_client.post(LIST_URL, valid_body(), format="json").json()["id"]
+    body = {"typo": 1, "recipient": {**address("New Name"), "floor": 3}}
+    response = customer_client.patch(f"{LIST_URL}{parcel_id}/", body, format="json")
+    problem = assert_problem(response, 400, "unknown_field")
+    assert sorted(error["pointer"] for error in problem["errors"]) == ["/recipient/floor", "/typo"]
 
 
 # -- what gets logged ---------------------------------------------------------------------------------------
