@@ -75,7 +75,7 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 problem+json for a declared body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
+    """Answers 413 problem+json for a declared body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, 411 for no length.
 
     Django only enforces the limit when ``request.body`` is read (and then answers an HTML 400);
     DRF's parsers read the stream directly and would not enforce it at all. Checking the declared
@@ -88,6 +88,10 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         """Refuse oversized or malformed ``Content-Length`` headers; pass everything else on."""
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            # A body of unknown length that the server could not hand over whole (see http.wsgi): say so,
+            # rather than read the body as empty (RFC 9110 section 15.5.12).
+            return problem_response(problem(411, "length_required", "Send the body with a Content-Length header."))
         declared = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(declared)
