@@ -45,6 +45,9 @@ MIDDLEWARE = [
     # First, so every later line of the request — including errors raised by other
     # middleware — carries the request id, and the access line measures the whole stack.
     "parcel_service.http.middleware.RequestIdMiddleware",
+    # With SECURE_SSL_REDIRECT: plain HTTP under /api/ is a 403 problem, elsewhere a 308, before
+    # SecurityMiddleware would answer 301 (which loses a POST's body).
+    "parcel_service.http.middleware.HttpsRequiredMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",

@@ -157,8 +157,9 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer = ParcelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parcel = get_parcel_service().create(owner=request.user, data=serializer.validated_data)
-        # Routes reverse without their optional slash; the canonical form, as documented, has it.
-        location = request.build_absolute_uri(reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/")
+        # Routes reverse without their optional slash; the canonical form, as documented, has it. Relative (RFC 9110
+        # section 10.2.2): an absolute URL would be built from the Host header, port and all, whatever a client sent.
+        location = reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/"
         return Response(ParcelSerializer(parcel).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
     @extend_schema(

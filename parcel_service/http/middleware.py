@@ -1,4 +1,4 @@
-"""HTTP middleware: request ids, the access log line, ``Cache-Control`` for authenticated calls, body size limit."""
+"""HTTP middleware: request ids, access lines, ``Cache-Control`` when authenticated, body limits, HTTPS required."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import MiddlewareNotUsed
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http.request import split_domain_port
 from django.utils.functional import empty
 
 from .logging import request_id_var
@@ -100,3 +102,33 @@ class BodySizeLimitMiddleware:
         if self.limit is not None and length > self.limit:
             return problem_response(problem(413, "request_too_large", "Request body is larger than 1 MiB."))
         return self.get_response(request)
+
+
+class HttpsRequiredMiddleware:
+    """With ``SECURE_SSL_REDIRECT`` on, plain HTTP under ``/api/`` is a 403 problem; elsewhere a 308 to HTTPS.
+
+    Django's ``SecurityMiddleware`` answers every plain-HTTP request with a 301: a client follows it with a GET,
+    so a POST's body is lost, and the token has already crossed the network in clear. An API client must be
+    told, not redirected (API.md "No redirect for the API"). Placed just before ``SecurityMiddleware``, which
+    stays configured (``check --deploy`` looks for it) but never sees a request it would redirect. The same
+    setting, exemptions and ``SECURE_SSL_HOST`` apply; the redirect keeps the method and body (308) and drops
+    the client's port, which means nothing for HTTPS and would otherwise echo whatever the Host header said.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.SECURE_SSL_REDIRECT:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.ssl_host = settings.SECURE_SSL_HOST
+        self.exempt = [re.compile(pattern) for pattern in settings.SECURE_REDIRECT_EXEMPT]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Pass HTTPS and exempt requests on; refuse or redirect the others."""
+        if request.is_secure() or any(pattern.search(request.path.lstrip("/")) for pattern in self.exempt):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            response = problem_response(problem(403, "https_required", "Use HTTPS; plain HTTP is refused."))
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+        host = self.ssl_host or split_domain_port(request.get_host())[0]
+        return HttpResponsePermanentRedirect(f"https://{host}{request.get_full_path()}", preserve_request=True)

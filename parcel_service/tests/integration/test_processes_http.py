@@ -1,5 +1,5 @@
-"""Request bodies against a real Gunicorn: a chunked body (no Content-Length) is read, and the 1 MiB limit holds
-while it is read."""
+"""HTTP details against a real Gunicorn with production settings: a chunked body (no Content-Length) is read and
+the 1 MiB limit holds while it is read; plain HTTP under /api/ is refused, not redirected."""
 
 import jwt
 import orjson
@@ -76,3 +76,30 @@ def test_a_chunked_body_over_one_mib_is_a_413_problem(server):
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "request_too_large"
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_with_ssl_redirect_on_plain_http_is_refused_under_the_api_and_redirected_with_308_elsewhere():
+    user = UserFactory()
+    with gunicorn(workers=1, SECURE_SSL_REDIRECT="true") as server:
+        body = valid_body(reference="plain")
+        refused = requests.post(
+            f"{server.url}/api/v1/parcels/", json=body, headers=bearer(user), timeout=10, allow_redirects=False
+        )
+        admin = requests.get(f"{server.url}/admin/", timeout=10, allow_redirects=False)
+        via_tls_proxy = requests.post(
+            f"{server.url}/api/v1/parcels/",
+            json=body,
+            headers={**bearer(user), "X-Forwarded-Proto": "https"},
+            timeout=10,
+            allow_redirects=False,
+        )
+        probe = requests.get(f"{server.url}/api/v1/health/", timeout=10, allow_redirects=False)
+    assert refused.status_code == 403
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["code"] == "https_required"
+    assert (admin.status_code, admin.headers["Location"]) == (308, "https://127.0.0.1/admin/")
+    assert via_tls_proxy.status_code == 201
+    assert via_tls_proxy.headers["Location"] == f"/api/v1/parcels/{via_tls_proxy.json()['id']}/"
+    assert "Strict-Transport-Security" in via_tls_proxy.headers
+    assert probe.status_code == 200
+    assert Parcel.objects.filter(reference="plain").count() == 1
