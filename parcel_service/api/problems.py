@@ -120,6 +120,14 @@ def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:
     return problem(exc.status_code, str(code), str(detail))
 
 
+def _unsupported_media_type(request: Any) -> drf_exceptions.UnsupportedMediaType:
+    """DRF's 415, saying what to send instead (its own detail names only what was sent)."""
+    sent = (getattr(request, "content_type", "") or "").split(";")[0].strip()[:100]
+    if not sent:
+        return drf_exceptions.UnsupportedMediaType(sent, detail="No Content-Type; send application/json.")
+    return drf_exceptions.UnsupportedMediaType(sent, detail=f'Unsupported media type "{sent}"; send application/json.')
+
+
 def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error raised in a view becomes problem+json.
 
@@ -132,7 +140,9 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         request never commits half its writes.
     """
     headers: dict[str, str] = {}
-    if isinstance(exc, Http404):
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        exc = _unsupported_media_type(context.get("request"))
+    elif isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()

@@ -90,3 +90,23 @@ def test_the_created_parcels_location_is_relative_whatever_the_host_header(custo
     response = customer_client.post(LIST_URL, body, format="json", HTTP_HOST="parcels.example.com:6666")
     assert response.status_code == 201
     assert response["Location"] == f"/api/v1/parcels/{response.json()['id']}/"
+
+
+# -- the wrong media type ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content_type", "named"), [("text/plain", "text/plain"), ("application/xml; charset=utf-8", "application/xml")]
+)
+def test_a_415_names_the_media_type_to_send(customer_client, content_type, named):
+    response = customer_client.post(LIST_URL, "weight_grams=1", content_type=content_type)
+    problem = assert_problem(response, 415, "unsupported_media_type")
+    assert problem["detail"] == f'Unsupported media type "{named}"; send application/json.'
+
+
+@pytest.mark.django_db
+def test_a_body_without_a_content_type_is_told_to_send_json(customer_client):
+    response = customer_client.generic("POST", LIST_URL, b'{"weight_grams": 1}', content_type="")
+    problem = assert_problem(response, 415, "unsupported_media_type")
+    assert problem["detail"] == "No Content-Type; send application/json."
