@@ -31,7 +31,19 @@ class ParcelCursorPagination(CursorPagination):
     page_size = 25
     max_page_size = 100
     page_size_query_param = "page_size"
+    page_size_query_description = (
+        f"Results per page: default {page_size}; larger values are clamped to {max_page_size}; < 1 is a 400."
+    )
+    cursor_query_description = "Opaque cursor from `next` / `previous`."
     ordering = ("-created_at", "-id")
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's ``cursor`` and ``page_size`` parameters, with the bounds the API enforces on ``page_size``."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
 
     def get_page_size(self, request: Request) -> int:
         """Return the requested page size, clamped to 100.

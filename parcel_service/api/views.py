@@ -78,15 +78,8 @@ def etag_header(*statuses: int) -> OpenApiParameter:
     return OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=list(statuses), description="Strong ETag.")
 
 
-LIST_PARAMETERS = [
-    OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at."),
-    OpenApiParameter(
-        "page_size",
-        {"type": "integer", "minimum": 1},
-        description="Default 25; larger values are clamped to 100; < 1 is a 400.",
-    ),
-    OpenApiParameter("cursor", str, description="Opaque cursor from `next` / `previous`."),
-]
+# `cursor` and `page_size` are documented by the pagination class itself.
+LIST_PARAMETERS = [OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at.")]
 
 
 @extend_schema_view(
