@@ -1,4 +1,4 @@
-"""HTTP middleware: request ids, access lines, ``Cache-Control`` when authenticated, body limits, HTTPS required."""
+"""HTTP middleware: request ids, access lines, no-store when authenticated, body limits, HTTPS only, HTML CSP."""
 
 from __future__ import annotations
 
@@ -132,3 +132,22 @@ class HttpsRequiredMiddleware:
             return response
         host = self.ssl_host or split_domain_port(request.get_host())[0]
         return HttpResponsePermanentRedirect(f"https://{host}{request.get_full_path()}", preserve_request=True)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds ``HTML_CONTENT_SECURITY_POLICY`` to HTML responses: the docs pages, the admin, Django's error pages.
+
+    JSON answers get nothing: a browser runs no script from them, and the API's hot paths do not carry the
+    header's bytes. A response that already has a policy keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.HTML_CONTENT_SECURITY_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Add the policy to an HTML response."""
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response
