@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from parcel_service.http.logging import JSON_FORMATTER
+from core_project.logformat import JSON_FORMATTER
 
 
 def _cpu_count() -> int:

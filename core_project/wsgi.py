@@ -4,9 +4,12 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from parcel_service.http.wsgi import ChunkedBodyLength
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core_project.settings.prod")
 
-application = get_wsgi_application()
+# A chunked request body is read (up to the 1 MiB limit) rather than dropped; see ChunkedBodyLength.
+application = ChunkedBodyLength(get_wsgi_application())
 
 
 def warm_up() -> None:

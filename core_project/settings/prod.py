@@ -24,8 +24,12 @@ STORAGES = {
 
 # TLS. Set SECURE_SSL_REDIRECT=false only behind a TLS-terminating proxy that does not forward
 # X-Forwarded-Proto (see API.md). Probes and metrics are exempt: kubelets speak plain HTTP to the pod.
+# Plain HTTP under /api/ is a 403 problem, elsewhere a 308 (parcel_service.http.middleware.HttpsRequiredMiddleware).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?", r"^metrics/?$"]
+# Django believes X-Forwarded-Proto from whoever sends it, so only the ingress may reach the pods (the
+# Kubernetes NetworkPolicy admits nothing else) and the ingress must set the header itself, replacing any
+# value a client sent. Anyone else who can reach a pod can claim HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

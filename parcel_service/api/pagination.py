@@ -8,8 +8,10 @@ matching index instead. ``page_size`` and ``ordering`` are validated: a bad valu
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -29,7 +31,19 @@ class ParcelCursorPagination(CursorPagination):
     page_size = 25
     max_page_size = 100
     page_size_query_param = "page_size"
+    page_size_query_description = (
+        f"Results per page: default {page_size}; larger values are clamped to {max_page_size}; < 1 is a 400."
+    )
+    cursor_query_description = "Opaque cursor from `next` / `previous`."
     ordering = ("-created_at", "-id")
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's ``cursor`` and ``page_size`` parameters, with the bounds the API enforces on ``page_size``."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
 
     def get_page_size(self, request: Request) -> int:
         """Return the requested page size, clamped to 100.
@@ -68,12 +82,30 @@ class ParcelCursorPagination(CursorPagination):
         return page
 
     def decode_cursor(self, request: Request) -> Cursor | None:
-        """Decode the cursor; a tampered or foreign cursor is a 400, not a 404.
+        """Decode the cursor; a tampered or foreign cursor is a 400, not a 404 or a 500.
 
         Raises:
-            QueryValidationError: The cursor cannot be decoded.
+            QueryValidationError: The cursor cannot be decoded, or its position is not a timestamp.
         """
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound as error:  # DRF's answer to every decoding failure
             raise _query_error(self.cursor_query_param, "Invalid cursor.") from error
+        if cursor is None or cursor.position is None:
+            return cursor
+        # DRF takes the position verbatim and the database would fail on it only when the query runs (a 500).
+        # Every ordering here is by a timestamp, so a position that is not one was not issued by us.
+        position = _utc_position(cursor.position)
+        if position is None:
+            raise _query_error(self.cursor_query_param, "Invalid cursor.")
+        return cursor._replace(position=position)
+
+
+def _utc_position(text: str) -> str | None:
+    """The cursor position as DRF writes it for a UTC timestamp, or ``None`` if it is not an aware timestamp."""
+    try:
+        parsed = parse_datetime(text)
+        # Written as DRF writes the positions it issues, so its own equality checks between positions still hold.
+        return str(parsed.astimezone(UTC)) if parsed is not None and parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):  # a field out of range, or outside Python's years once in UTC
+        return None

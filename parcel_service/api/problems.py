@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -19,9 +21,13 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..domain.errors import ParcelServiceError
-from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem
+from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem, suspicious_request_problem
+from ..http.renderers import JSONRenderer
 
 logger = logging.getLogger(__name__)
+
+# A validation problem lists at most this many errors, then says "errors_truncated": true (API.md).
+MAX_ERRORS = 100
 
 
 class QueryValidationError(drf_exceptions.ValidationError):
@@ -29,6 +35,8 @@ class QueryValidationError(drf_exceptions.ValidationError):
 
     pointer_prefix = "/query"
 
+
+_PROBLEM_RENDERER = JSONRenderer()
 
 # DRF exception class -> stable problem code, for the classes whose default_code is not the one API.md names.
 _DRF_CODES: dict[type[Exception], str] = {
@@ -76,7 +84,10 @@ def validation_errors(detail: Any, pointer: str = "") -> Iterator[dict[str, str]
 
 def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
     prefix = getattr(exc, "pointer_prefix", "")
-    errors = list(validation_errors(exc.detail, prefix))
+    # API.md "Bounded errors": at most MAX_ERRORS entries, flattened lazily so a huge detail is never walked whole.
+    errors = list(islice(validation_errors(exc.detail, prefix), MAX_ERRORS + 1))
+    truncated = len(errors) > MAX_ERRORS
+    del errors[MAX_ERRORS:]
     codes = {error["code"] for error in errors}
     if "unknown_field" in codes:
         code, detail = "unknown_field", "Request contains fields that are unknown or read-only."
@@ -88,7 +99,10 @@ def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
         code, detail = "validation_error", "Request headers failed validation."
     else:
         code, detail = "validation_error", "Request body failed validation."
-    return problem(exc.status_code, code, detail, errors=errors)
+    body = problem(exc.status_code, code, detail, errors=errors)
+    if truncated:
+        body["errors_truncated"] = True
+    return body
 
 
 def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:
@@ -106,6 +120,14 @@ def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:
     return problem(exc.status_code, str(code), str(detail))
 
 
+def _unsupported_media_type(request: Any) -> drf_exceptions.UnsupportedMediaType:
+    """DRF's 415, saying what to send instead (its own detail names only what was sent)."""
+    sent = (getattr(request, "content_type", "") or "").split(";")[0].strip()[:100]
+    if not sent:
+        return drf_exceptions.UnsupportedMediaType(sent, detail="No Content-Type; send application/json.")
+    return drf_exceptions.UnsupportedMediaType(sent, detail=f'Unsupported media type "{sent}"; send application/json.')
+
+
 def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error raised in a view becomes problem+json.
 
@@ -118,7 +140,9 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         request never commits half its writes.
     """
     headers: dict[str, str] = {}
-    if isinstance(exc, Http404):
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        exc = _unsupported_media_type(context.get("request"))
+    elif isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
@@ -135,6 +159,11 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         wait = getattr(exc, "wait", None)
         if wait is not None:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    elif isinstance(exc, SuspiciousOperation):
+        # Too many query parameters, and the like: the client's fault. Logged where Django logs these, without
+        # the traceback Django would add (an attacker repeating it must not flood the log with stacks).
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        body = suspicious_request_problem(exc)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused, timed out, statement_timeout: the dependency, not the request, is at fault.
         logger.warning("database unavailable: %s", type(exc).__name__)
@@ -148,5 +177,9 @@ def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Resp
         logger.error("unhandled exception", exc_info=exc)
         body = problem(500, "server_error", "An unexpected error occurred.")
 
+    request = context.get("request")
+    if request is not None:
+        # A problem is JSON whatever the view renders otherwise (the schema's YAML, the docs' HTML).
+        request.accepted_renderer, request.accepted_media_type = _PROBLEM_RENDERER, PROBLEM_CONTENT_TYPE
     set_rollback()
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)

@@ -35,7 +35,12 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     request_id = serializers.CharField()
-    errors = ProblemErrorSerializer(many=True, required=False, help_text="Present only for validation problems.")
+    errors = ProblemErrorSerializer(
+        many=True, required=False, help_text="Present only for validation problems; at most 100 entries."
+    )
+    errors_truncated = serializers.BooleanField(
+        required=False, help_text="Present, and true, only when there were more than 100 errors to list."
+    )
 
 
 _DESCRIPTIONS = {

@@ -94,15 +94,8 @@ def etag_header(*statuses: int) -> OpenApiParameter:
     return OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=list(statuses), description="Strong ETag.")
 
 
-LIST_PARAMETERS = [
-    OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at."),
-    OpenApiParameter(
-        "page_size",
-        {"type": "integer", "minimum": 1},
-        description="Default 25; larger values are clamped to 100; < 1 is a 400.",
-    ),
-    OpenApiParameter("cursor", str, description="Opaque cursor from `next` / `previous`."),
-]
+# `cursor` and `page_size` are documented by the pagination class itself.
+LIST_PARAMETERS = [OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at.")]
 
 
 @extend_schema_view(
@@ -176,8 +169,9 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer = ParcelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parcel = get_parcel_service().create(owner=request.user, data=serializer.validated_data)
-        # Routes reverse without their optional slash; the canonical form, as documented, has it.
-        location = request.build_absolute_uri(reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/")
+        # Routes reverse without their optional slash; the canonical form, as documented, has it. Relative (RFC 9110
+        # section 10.2.2): an absolute URL would be built from the Host header, port and all, whatever a client sent.
+        location = reverse("parcel_service:parcel-detail", kwargs={"pk": parcel.pk}) + "/"
         return Response(ParcelSerializer(parcel).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
     @extend_schema(

@@ -43,6 +43,12 @@ class InvalidTransition(ParcelServiceError):
     code = "invalid_transition"
     default_detail = "This status change is not allowed."
 
+    @classmethod
+    def between(cls, current: str, wanted: str) -> InvalidTransition:
+        """The error for ``current`` -> ``wanted``, worded as a sentence: "An in_transit parcel cannot become ..."."""
+        article = "An" if current[:1] in ("a", "e", "i", "o", "u") else "A"
+        return cls(f"{article} {current} parcel cannot become {wanted}.")
+
 
 class ParcelNotEditable(ParcelServiceError):
     """The parcel has left ``pending`` and can no longer be edited or cancelled."""

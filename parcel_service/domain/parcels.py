@@ -186,7 +186,7 @@ class ParcelService:
         with transaction.atomic():
             locked = self._lock(parcel_id, visible=visible)
             if not can_transition(locked.status, new_status):
-                raise InvalidTransition(f"A {locked.status} parcel cannot become {new_status}.")
+                raise InvalidTransition.between(locked.status, new_status)
             event = self._new_event(locked.pk, actor, data, now=self._bump(locked))
             event.parcel, event.sequence = locked, locked.version
             event.save(force_insert=True)

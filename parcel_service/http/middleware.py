@@ -1,4 +1,4 @@
-"""HTTP middleware: request ids, the access log line, ``Cache-Control`` for authenticated calls, body size limit."""
+"""HTTP middleware: request ids, access lines, no-store when authenticated, body limits, HTTPS only, HTML CSP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import MiddlewareNotUsed
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http.request import split_domain_port
 from django.utils.functional import empty
 
 from .logging import request_id_var
@@ -75,7 +77,7 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 problem+json for a declared body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
+    """Answers 413 problem+json for a declared body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, 411 for no length.
 
     Django only enforces the limit when ``request.body`` is read (and then answers an HTML 400);
     DRF's parsers read the stream directly and would not enforce it at all. Checking the declared
@@ -88,6 +90,10 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         """Refuse oversized or malformed ``Content-Length`` headers; pass everything else on."""
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            # A body of unknown length that the server could not hand over whole (see http.wsgi): say so,
+            # rather than read the body as empty (RFC 9110 section 15.5.12).
+            return problem_response(problem(411, "length_required", "Send the body with a Content-Length header."))
         declared = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(declared)
@@ -96,3 +102,52 @@ class BodySizeLimitMiddleware:
         if self.limit is not None and length > self.limit:
             return problem_response(problem(413, "request_too_large", "Request body is larger than 1 MiB."))
         return self.get_response(request)
+
+
+class HttpsRequiredMiddleware:
+    """With ``SECURE_SSL_REDIRECT`` on, plain HTTP under ``/api/`` is a 403 problem; elsewhere a 308 to HTTPS.
+
+    Django's ``SecurityMiddleware`` answers every plain-HTTP request with a 301: a client follows it with a GET,
+    so a POST's body is lost, and the token has already crossed the network in clear. An API client must be
+    told, not redirected (API.md "No redirect for the API"). Placed just before ``SecurityMiddleware``, which
+    stays configured (``check --deploy`` looks for it) but never sees a request it would redirect. The same
+    setting, exemptions and ``SECURE_SSL_HOST`` apply; the redirect keeps the method and body (308) and drops
+    the client's port, which means nothing for HTTPS and would otherwise echo whatever the Host header said.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.SECURE_SSL_REDIRECT:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.ssl_host = settings.SECURE_SSL_HOST
+        self.exempt = [re.compile(pattern) for pattern in settings.SECURE_REDIRECT_EXEMPT]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Pass HTTPS and exempt requests on; refuse or redirect the others."""
+        if request.is_secure() or any(pattern.search(request.path.lstrip("/")) for pattern in self.exempt):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            response = problem_response(problem(403, "https_required", "Use HTTPS; plain HTTP is refused."))
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+        host = self.ssl_host or split_domain_port(request.get_host())[0]
+        return HttpResponsePermanentRedirect(f"https://{host}{request.get_full_path()}", preserve_request=True)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds ``HTML_CONTENT_SECURITY_POLICY`` to HTML responses: the docs pages, the admin, Django's error pages.
+
+    JSON answers get nothing: a browser runs no script from them, and the API's hot paths do not carry the
+    header's bytes. A response that already has a policy keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.HTML_CONTENT_SECURITY_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Add the policy to an HTML response."""
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response

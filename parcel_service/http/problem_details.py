@@ -12,6 +12,8 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -61,6 +63,20 @@ def problem_response(body: dict[str, Any], headers: Mapping[str, str] | None = N
     return response
 
 
+def suspicious_request_problem(error: SuspiciousOperation) -> dict[str, Any]:
+    """The problem for a request Django refused as suspicious: too many fields, too large a body, a bad host.
+
+    Django raises these while parsing the query string or body, wherever that first happens (in a DRF view,
+    in middleware); both paths answer the same 4xx with these.
+    """
+    if isinstance(error, (TooManyFieldsSent, TooManyFilesSent)):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return problem(400, "too_many_parameters", f"Too many query parameters or form fields (at most {limit}).")
+    if isinstance(error, RequestDataTooBig):
+        return problem(413, "request_too_large", "Request body is larger than 1 MiB.")
+    return problem(400, "bad_request", "The request could not be understood.")
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -77,6 +93,8 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
 
     if not _is_api(request):
         return _html_fallback(request, exception, defaults.bad_request)
+    if isinstance(exception, SuspiciousOperation):
+        return problem_response(suspicious_request_problem(exception))
     return problem_response(problem(400, "bad_request", "The request could not be understood."))
 
 

@@ -1,6 +1,6 @@
 from rest_framework.exceptions import ErrorDetail
 
-from parcel_service.api.problems import validation_errors
+from parcel_service.api.problems import MAX_ERRORS, QueryValidationError, custom_exception_handler, validation_errors
 
 
 def test_nested_errors_become_json_pointers():
@@ -21,3 +21,17 @@ def test_query_prefix_is_kept():
     assert list(validation_errors(detail, "/query")) == [
         {"pointer": "/query/status", "code": "invalid_choice", "detail": "Bad choice."}
     ]
+
+
+def test_a_problem_lists_at_most_max_errors_and_says_it_was_truncated():
+    detail = {f"p{n}": [ErrorDetail("Bad.", code="invalid")] for n in range(1000)}
+    body = custom_exception_handler(QueryValidationError(detail), {}).data
+    assert len(body["errors"]) == MAX_ERRORS == 100
+    assert body["errors"][-1]["pointer"] == "/query/p99"
+    assert body["errors_truncated"] is True
+
+
+def test_a_problem_with_exactly_max_errors_is_not_truncated():
+    detail = {f"p{n}": [ErrorDetail("Bad.", code="invalid")] for n in range(MAX_ERRORS)}
+    body = custom_exception_handler(QueryValidationError(detail), {}).data
+    assert len(body["errors"]) == MAX_ERRORS and "errors_truncated" not in body

@@ -97,6 +97,23 @@ def test_record_event_refuses_an_illegal_transition_and_writes_nothing():
     assert not TrackingEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("current", "wanted", "message"),
+    [
+        ("in_transit", "pending", "An in_transit parcel cannot become pending."),
+        ("exception", "pending", "An exception parcel cannot become pending."),
+        ("delivered", "in_transit", "A delivered parcel cannot become in_transit."),
+    ],
+)
+def test_an_illegal_transition_says_why_with_the_right_article(current, wanted, message):
+    parcel = ParcelFactory(status=current)
+    with pytest.raises(InvalidTransition) as refused:
+        make_service().record_event(
+            parcel_id=parcel.pk, visible=Parcel.objects.all(), actor=None, data={"status": wanted}
+        )
+    assert refused.value.detail == message
+
+
 def test_record_event_defaults_occurred_at_to_when_it_was_recorded_under_the_lock():
     parcel = ParcelFactory()
     event = make_service().record_event(

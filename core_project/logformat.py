@@ -1,0 +1,10 @@
+"""The JSON log line, one definition for every process that writes logs."""
+
+# The JSON line every process writes (the application's settings and gunicorn.conf.py both use it), so one
+# log pipeline parses the service's lines and Gunicorn's own.
+JSON_FORMATTER: dict[str, object] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    "timestamp": False,
+}
