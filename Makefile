@@ -44,6 +44,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/black --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## format: ruff --fix and black, rewriting files in place
 format: venv

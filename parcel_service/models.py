@@ -159,8 +159,8 @@ class Parcel(models.Model):
     @property
     def dimensions_mm(self) -> dict[str, int] | None:
         """``{length, width, height}`` in millimetres, or None when not given."""
-        if self.length_mm is None:
-            return None
+        if self.length_mm is None or self.width_mm is None or self.height_mm is None:
+            return None  # the three are set and cleared together (parcel_columns)
         return {"length": self.length_mm, "width": self.width_mm, "height": self.height_mm}
 
     @property

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-from django.core.cache import BaseCache
 from django.db import transaction
 
 from ..domain.tracking_numbers import normalize
+from ..http.cache import VersionGuardedCache
 from ..http.renderers import dumps
 from ..models import Parcel, TrackingEvent, can_see_parcel
 from .serializers import ParcelSerializer
@@ -86,7 +86,7 @@ class DocumentCache:
         cache: A Django cache that also has ``set_many_if_newer`` (both backends in ``http.cache``).
     """
 
-    def __init__(self, *, cache: BaseCache) -> None:
+    def __init__(self, *, cache: VersionGuardedCache) -> None:
         self.cache = cache
 
     def track(self, *, tracking_number: str, cached: bytes | object | None = NOT_LOOKED_UP) -> bytes | None:

@@ -67,7 +67,7 @@ EVENT = {
 
 def request_example(name: str, value: object, summary: str = "") -> OpenApiExample:
     """An example of a request body (shown and sent by Swagger UI's "Try it out")."""
-    return OpenApiExample(name, value=value, summary=summary or None, request_only=True)
+    return OpenApiExample(name, value=value, summary=summary, request_only=True)
 
 
 def response_example(name: str, value: object, status: int = 200) -> OpenApiExample:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from django.db import IntegrityError, transaction
@@ -87,7 +87,7 @@ def fingerprint(request: Request) -> str:
     """
     body = orjson.dumps(request.data, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), body):
+    for part in (str(request.method).encode(), request.path.encode(), body):
         digest.update(part)
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -105,8 +105,8 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
 def _claim(request: Request, key: str, request_fingerprint: str) -> IdempotencyRecord | HttpResponse:
     """Commit an in-flight marker for this key, or answer from an existing record."""
     now = timezone.now()
-    user = request.user
-    existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    user_id = cast(int, request.user.pk)  # idempotent views require authentication: never the anonymous None
+    existing = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
     if existing is not None and existing.expires_at <= now:
         existing.delete()
         existing = None
@@ -114,7 +114,7 @@ def _claim(request: Request, key: str, request_fingerprint: str) -> IdempotencyR
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(
-                    user=user,
+                    user_id=user_id,
                     key=key,
                     fingerprint=request_fingerprint,
                     created_at=now,
@@ -122,7 +122,7 @@ def _claim(request: Request, key: str, request_fingerprint: str) -> IdempotencyR
                 )
         except IntegrityError:
             # Another request with this key committed its marker first.
-            existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            existing = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
             if existing is None:  # it failed and removed its marker meanwhile
                 raise IdempotencyKeyInUse() from None
     if existing.fingerprint != request_fingerprint:

@@ -95,10 +95,10 @@ class ParcelCursorPagination(CursorPagination):
             return cursor
         # DRF takes the position verbatim and the database would fail on it only when the query runs (a 500).
         # Every ordering here is by a timestamp, so a position that is not one was not issued by us.
-        position = _utc_position(cursor.position)
+        position = _utc_position(str(cursor.position))
         if position is None:
             raise _query_error(self.cursor_query_param, "Invalid cursor.")
-        return cursor._replace(position=position)
+        return cursor._replace(position=position)  # type: ignore[arg-type]  # stubs say int; it is the field's value
 
 
 def _utc_position(text: str) -> str | None:

@@ -107,17 +107,20 @@ def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
 
 def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:
     code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
-    if code is None:
-        code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
-        # simplejwt's InvalidToken carries {"detail", "code", "messages"}; its "code" is the stable one.
-        if isinstance(exc.detail, Mapping):
-            code = str(exc.detail.get("code") or exc.default_code)
     detail = exc.detail
+    if code is None:
+        if isinstance(detail, Mapping):
+            # simplejwt's InvalidToken carries {"detail", "code", "messages"}; its "code" is the stable one.
+            code = str(detail.get("code") or exc.default_code)
+        else:
+            code = str(exc.get_codes() if isinstance(detail, str) else exc.default_code)
     if isinstance(detail, Mapping):
-        detail = detail.get("detail", exc.default_detail)
+        text = str(detail.get("detail", exc.default_detail))
     elif isinstance(detail, list):
-        detail = " ".join(str(item) for item in detail)
-    return problem(exc.status_code, str(code), str(detail))
+        text = " ".join(str(item) for item in detail)
+    else:
+        text = str(detail)
+    return problem(exc.status_code, code, text)
 
 
 def _unsupported_media_type(request: Any) -> drf_exceptions.UnsupportedMediaType:

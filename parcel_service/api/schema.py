@@ -35,7 +35,7 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     request_id = serializers.CharField()
-    errors = ProblemErrorSerializer(
+    errors = ProblemErrorSerializer(  # type: ignore[assignment]  # the field shadows Serializer.errors, unused here
         many=True, required=False, help_text="Present only for validation problems; at most 100 entries."
     )
     errors_truncated = serializers.BooleanField(

@@ -46,13 +46,13 @@ class StrictStringMixin:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         """Reject non-string input, then validate as the field normally does."""
         if not isinstance(data, str):
-            self.fail("invalid")  # type: ignore[attr-defined]
-        return super().to_internal_value(data)  # type: ignore[misc]
+            self.fail("invalid")  # type: ignore[attr-defined]  # a mixin: the Field it precedes has fail()
+        return super().to_internal_value(data)  # type: ignore[misc]  # the Field after this mixin in the MRO
 
 
 class StrictCharField(StrictStringMixin, serializers.CharField):
@@ -107,7 +107,7 @@ def unknown_fields(field: serializers.Field, data: Any, path: tuple[str, ...] = 
     Only strict serializers refuse keys; the walk still descends through others to the strict ones inside.
     """
     if isinstance(field, serializers.ListSerializer):
-        if isinstance(data, list):
+        if isinstance(data, list) and field.child is not None:
             for index, item in enumerate(data):
                 yield from unknown_fields(field.child, item, (*path, str(index)))
     elif isinstance(field, serializers.Serializer) and isinstance(data, Mapping):
@@ -382,11 +382,11 @@ class TokenRefreshSerializer(simplejwt_serializers.TokenRefreshSerializer):
             raise TokenError(REVOKED_DETAIL)
         with transaction.atomic():
             # The unique blacklist row decides a race: of two concurrent refreshes with one token, one creates it.
-            spent, _ = OutstandingToken.objects.get_or_create(
+            spent, _ = OutstandingToken._default_manager.get_or_create(
                 jti=used[jwt_settings.JTI_CLAIM],
                 defaults={"user": user, "token": attrs["refresh"], "expires_at": datetime_from_epoch(used["exp"])},
             )
-            _, first_use = BlacklistedToken.objects.get_or_create(token=spent)
+            _, first_use = BlacklistedToken._default_manager.get_or_create(token=spent)
             if not first_use:
                 raise TokenError("Token is blacklisted")
             fresh = self.token_class.for_user(user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -10,13 +11,15 @@ from django.utils import timezone
 
 from ..domain.parcels import ParcelService
 from ..domain.tracking_numbers import TrackingNumberGenerator
+from ..http.cache import VersionGuardedCache
 from .documents import DocumentCache
 
 
 @lru_cache(maxsize=1)
 def get_documents() -> DocumentCache:
     """The document cache on the default cache backend."""
-    return DocumentCache(cache=caches["default"])
+    # Settings configure one of http.cache's two backends, both version-guarded.
+    return DocumentCache(cache=cast(VersionGuardedCache, caches["default"]))
 
 
 @lru_cache(maxsize=1)

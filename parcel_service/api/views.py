@@ -144,7 +144,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return [IsAuthenticated(), IsCarrierOrStaff()]
         return [IsAuthenticated()]
 
-    def retrieve(self, request: Request, pk: str) -> HttpResponse:
+    def retrieve(self, request: Request, pk: str) -> HttpResponse:  # type: ignore[override]  # pre-rendered bytes
         """Return the parcel, pre-rendered (from the cache when warm), with its ETag; 304 if unchanged."""
         document = get_documents().parcel_document(parcel_id=pk, user=request.user)
         if document is None:
@@ -237,7 +237,7 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         pagination_class=None,  # a parcel's timeline is short and returned whole, as a plain array
         filter_backends=[],
     )
-    def events(self, request: Request, pk: str) -> Response:
+    def events(self, request: Request, pk: str) -> HttpResponse:
         """List the parcel's events (GET) or record a new one (POST)."""
         if request.method == "POST":
             return self._record_event(request)

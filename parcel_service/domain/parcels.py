@@ -219,16 +219,20 @@ class ParcelService:
         parcel_id: Any, actor: Any, data: Mapping[str, Any], *, now: datetime | None = None
     ) -> TrackingEvent:
         """The unsaved event ``data`` describes, recorded by ``actor`` at ``now`` (None: the statement sets it)."""
-        return TrackingEvent(
+        event = TrackingEvent(
             id=uuid.uuid4(),
             parcel_id=parcel_id,
             status=data["status"],
             location=data.get("location", ""),
             description=data.get("description", ""),
-            occurred_at=data.get("occurred_at") or now,
-            recorded_at=now,
             recorded_by=actor,
         )
+        occurred_at = data.get("occurred_at") or now
+        if occurred_at is not None:  # else the one statement sets it, with recorded_at, under the row lock
+            event.occurred_at = occurred_at
+        if now is not None:
+            event.recorded_at = now
+        return event
 
     def _lock(
         self, parcel_id: Any, expected_version: int | None = None, *, visible: QuerySet[Parcel] | None = None

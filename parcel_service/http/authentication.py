@@ -125,7 +125,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise InvalidToken(f"Token has expired; get a new access token from {refresh_url} with your refresh token.")
         raise InvalidToken("Given token not valid for any token type")  # simplejwt's own wording, unchanged
 
-    def get_user(self, validated_token: Any) -> AbstractBaseUser:
+    def get_user(self, validated_token: Any) -> AbstractBaseUser:  # type: ignore[override]  # simplejwt: a TypeVar
         """Return the active user the token names.
 
         Args:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
@@ -41,6 +41,22 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2]) end
 return 1
 """
+
+
+class VersionGuardedCache(Protocol):
+    """What the document cache needs of a backend: both backends here provide ``set_many_if_newer``."""
+
+    def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
+        """Django's ``cache.get``."""
+
+    def add(self, key: str, value: Any, timeout: Any = ..., version: int | None = None) -> bool:
+        """Django's ``cache.add``."""
+
+    def delete(self, key: str, version: int | None = None) -> bool:
+        """Django's ``cache.delete``."""
+
+    def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
+        """Write ``data`` unless a version at least as new is stored."""
 
 
 class CircuitOpen(RedisConnectionError):
@@ -115,7 +131,7 @@ class ResilientRedisCache(RedisCache):
         self._set_many_if_newer: Any = None
 
     @property
-    def client(self) -> Any:  # type: ignore[override]
+    def client(self) -> Any:
         """The django-redis client behind the circuit breaker."""
         if self._guarded is None:
             self._guarded = _GuardedClient(super().client, self.breaker)

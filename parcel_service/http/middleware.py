@@ -45,7 +45,7 @@ class RequestIdMiddleware:
         """Handle one request inside its request-id context."""
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # RequestIdFilter reads it on Django's lines
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         try:

@@ -28,7 +28,7 @@ def client_ip(request: HttpRequest | Request) -> str | None:
     column, so a value that is no address (a misconfigured proxy) counts as the connection's own address.
     """
     # get_ident reads only META and headers, which the admin's plain Django request has too.
-    ident = throttling.BaseThrottle().get_ident(request)  # type: ignore[arg-type]
+    ident = throttling.BaseThrottle().get_ident(request)  # type: ignore[arg-type]  # a Django request serves
     try:
         return str(ipaddress.ip_address(ident))
     except ValueError:
@@ -76,7 +76,7 @@ class CounterThrottleMixin:
         """Count the request; refuse it once the client is over its rate."""
         if self.rate is None:
             return True
-        self.key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
+        self.key = self.get_cache_key(request, view)  # type: ignore[attr-defined]  # on the DRF throttle it mixes into
         if self.key is None:
             return True
         prefetch = getattr(view, "throttle_prefetch_key", None)
@@ -86,7 +86,7 @@ class CounterThrottleMixin:
             return True
         count, self._remaining, prefetched = counted
         if prefetch_key is not None:
-            request.throttle_prefetched = prefetched  # None: looked, and nothing is cached
+            request.throttle_prefetched = prefetched  # type: ignore[attr-defined]  # None: looked, found nothing
         return count <= self.num_requests
 
     def wait(self) -> float | None:
@@ -111,5 +111,8 @@ class ScopedRateThrottle(CounterThrottleMixin, throttling.ScopedRateThrottle):
         if not self.scope:
             return True
         self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:  # no rate for the scope: not throttled, as in DRF
+            return True
+        self.num_requests, self.duration = num_requests, duration
         return super().allow_request(request, view)

@@ -262,7 +262,7 @@ def generate(plan: SeedPlan, start: int, stop: int) -> tuple[list[tuple[Any, ...
         sender_city, sender_postal, sender_country = CITIES[int(rnd() * 3)]
         city, postal, country = CITIES[int(rnd() * len(CITIES))]
         recipient = f"{FIRST_NAMES[int(rnd() * len(FIRST_NAMES))]} {LAST_NAMES[int(rnd() * len(LAST_NAMES))]}"
-        dimensions = (None, None, None)
+        dimensions: tuple[int | None, int | None, int | None] = (None, None, None)
         if int(rnd() * 10) < 7:
             dimensions = (100 + int(rnd() * 900), 100 + int(rnd() * 600), 20 + int(rnd() * 400))
         parcels.append(
