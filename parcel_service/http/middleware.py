@@ -15,7 +15,7 @@ from django.http.request import split_domain_port
 from django.utils.functional import empty
 
 from .logging import request_id_var
-from .problem_details import problem, problem_response
+from .problem_details import body_too_large_problem, problem, problem_response
 
 access_logger = logging.getLogger("parcel_service.access")
 
@@ -100,7 +100,7 @@ class BodySizeLimitMiddleware:
         except ValueError:
             return problem_response(problem(400, "bad_request", "Content-Length is not a number."))
         if self.limit is not None and length > self.limit:
-            return problem_response(problem(413, "request_too_large", "Request body is larger than 1 MiB."))
+            return problem_response(body_too_large_problem())
         return self.get_response(request)
 
 

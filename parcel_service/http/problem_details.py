@@ -63,6 +63,13 @@ def problem_response(body: dict[str, Any], headers: Mapping[str, str] | None = N
     return response
 
 
+def body_too_large_problem() -> dict[str, Any]:
+    """The 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, naming the limit the settings set."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    size = f"{limit // 1024**2} MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
+    return problem(413, "request_too_large", f"Request body is larger than {size}.")
+
+
 def suspicious_request_problem(error: SuspiciousOperation) -> dict[str, Any]:
     """The problem for a request Django refused as suspicious: too many fields, too large a body, a bad host.
 
@@ -73,7 +80,7 @@ def suspicious_request_problem(error: SuspiciousOperation) -> dict[str, Any]:
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         return problem(400, "too_many_parameters", f"Too many query parameters or form fields (at most {limit}).")
     if isinstance(error, RequestDataTooBig):
-        return problem(413, "request_too_large", "Request body is larger than 1 MiB.")
+        return body_too_large_problem()
     return problem(400, "bad_request", "The request could not be understood.")
 
 

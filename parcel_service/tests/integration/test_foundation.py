@@ -102,7 +102,15 @@ def test_two_mib_body_is_a_problem_413_and_nothing_is_written(customer_client):
         "/api/v1/parcels/", b"{" + b" " * (2 * 1024 * 1024) + b"}", content_type="application/json"
     )
     assert_problem(response, 413, "request_too_large")
+    assert response.json()["detail"] == "Request body is larger than 1 MiB."
     assert not Parcel.objects.exists()
+
+
+def test_the_413_names_the_limit_the_settings_set(settings, customer_client):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = customer_client.post("/api/v1/parcels/", b"{" + b" " * 2000 + b"}", content_type="application/json")
+    assert_problem(response, 413, "request_too_large")
+    assert response.json()["detail"] == "Request body is larger than 1000 bytes."
 
 
 def test_malformed_content_length_is_400(client):
