@@ -54,7 +54,9 @@ bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
 # connection handling simple and a slow request cannot starve others in the same worker. Capped at 8:
 # beyond that, add replicas rather than processes (each worker holds its own PostgreSQL connection).
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * _cpu_count() + 1, 8)))
-worker_class = "sync"
+# Gunicorn's sync worker, with its own error answers (request line or headers too large, a request it
+# cannot parse) as problem+json like every other error (API.md "Errors at the edge"); no Django import.
+worker_class = "core_project.gunicorn_worker.ProblemSyncWorker"
 # A worker silent this long is killed and replaced. Above PostgreSQL's statement_timeout (5 s) and
 # connect timeouts, so only a truly stuck worker hits it.
 timeout = 30
