@@ -20,10 +20,11 @@ from http import HTTPStatus
 from ssl import SSLError
 from typing import Any
 
-from gunicorn import util
-from gunicorn.http import errors
-from gunicorn.http.wsgi import Response, default_environ
-from gunicorn.workers.sync import SyncWorker
+# Gunicorn ships no type information (no stubs, no py.typed).
+from gunicorn import util  # type: ignore[import-untyped]
+from gunicorn.http import errors  # type: ignore[import-untyped]
+from gunicorn.http.wsgi import Response, default_environ  # type: ignore[import-untyped]
+from gunicorn.workers.sync import SyncWorker  # type: ignore[import-untyped]
 
 # Gunicorn 27's mapping, most specific first: (exception classes, status, problem code, detail).
 # A response header the application got wrong is the application's fault, not the client's: 500.
