@@ -2,7 +2,12 @@
 # Parcel Service production image.
 #   docker build -t parcel-service .
 #   docker run --rm --env-file prod.env parcel-service migrate      # one-off: migrations
-#   docker run --env-file prod.env -p 8000:8000 parcel-service       # Gunicorn on :8000
+#   docker run --env-file prod.env -p 127.0.0.1:8000:8000 parcel-service   # Gunicorn on :8000, for a proxy
+# The image runs Gunicorn only, with sync workers, which must never face clients directly: a worker reads
+# its request itself, so a client that sends slowly holds it until the 30 s timeout, and a few such
+# clients stop them all. Put a buffering reverse proxy in front. The Kubernetes pod runs nginx as a
+# sidecar (deploy/kubernetes); anywhere else use the same deploy/nginx/nginx.conf, which the image carries:
+#   docker run --rm --entrypoint cat parcel-service deploy/nginx/nginx.conf > nginx.conf
 # Both stages use the same Debian 12 + CPython 3.11 base, so the virtualenv built in the first stage
 # runs unchanged in the second. CI (.ci/stages/20-ship.sh) keeps the Python minor equal to the one
 # the test suite ran on and rejects end-of-life Debian releases.
@@ -27,6 +32,7 @@ COPY manage.py gunicorn.conf.py ./
 COPY core_project/ core_project/
 COPY parcel_service/ parcel_service/
 COPY --chmod=0755 deploy/docker-entrypoint.sh deploy/docker-entrypoint.sh
+COPY deploy/nginx/nginx.conf deploy/nginx/nginx.conf
 
 # Static files (admin, Swagger UI, ReDoc) are collected at build time and served by WhiteNoise.
 # The production settings refuse to load without these variables; the values below are build-only

@@ -48,15 +48,20 @@ def _enabled(name: str) -> bool:
 
 # --- Server socket -----------------------------------------------------------------------------
 # All interfaces by default: inside a container the port is only reachable through the pod/container
-# network. `make serve` and the CI smoke test bind 127.0.0.1 instead.
+# network. In the pod, API traffic arrives from the nginx sidecar over loopback; Prometheus and the
+# kubelet's probes reach this port directly. `make serve` and the CI smoke test bind 127.0.0.1 instead.
 bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
 
 # --- Workers -------------------------------------------------------------------------------------
 # Sync workers: the API is short, database-bound requests; one request per process keeps Django's
 # connection handling simple and a slow request cannot starve others in the same worker. Capped at 8:
 # beyond that, add replicas rather than processes (each worker holds its own PostgreSQL connection).
+# A sync worker reads its client's request itself, so a client that sends slowly holds it until `timeout`:
+# Gunicorn must sit behind a buffering proxy (the pod's nginx sidecar, deploy/nginx/nginx.conf).
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * _cpu_count() + 1, 8)))
-worker_class = "sync"
+# Gunicorn's sync worker, with its own error answers (request line or headers too large, a request it
+# cannot parse) as problem+json like every other error (API.md "Errors at the edge"); no Django import.
+worker_class = "core_project.gunicorn_worker.ProblemSyncWorker"
 # A worker silent this long is killed and replaced. Above PostgreSQL's statement_timeout (5 s) and
 # connect timeouts, so only a truly stuck worker hits it.
 timeout = 30
@@ -94,6 +99,8 @@ control_socket_disable = True
 # Peers whose X-Forwarded-Proto/-For Gunicorn believes. Never "*" by default: that would let any
 # client claim HTTPS. Django itself decides the scheme from X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER)
 # and the client IP from X-Forwarded-For with NUM_PROXIES; this only affects Gunicorn's own view.
+# 127.0.0.1 is the nginx sidecar. Gunicorn also takes SCRIPT_NAME from a trusted peer's headers; nginx
+# drops every header with an underscore, so no client's reaches Gunicorn.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # --- Logging -------------------------------------------------------------------------------------

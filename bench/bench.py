@@ -319,11 +319,11 @@ class Bench:
             env["GUNICORN_WORKERS"] = str(self.config.workers)
             cmd += ["--config", "gunicorn.conf.py"]
         # Explicit flags win over the config file; the access log stays off (the app writes its own line).
+        # The worker class is the config file's (production's sync worker with problem+json edge errors);
+        # without one, Gunicorn's default is the sync worker too.
         cmd += [
             "--workers",
             str(self.config.workers),
-            "--worker-class",
-            "sync",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--log-level",
