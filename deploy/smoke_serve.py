@@ -354,7 +354,12 @@ def load_gunicorn_setting(name: str) -> object:
     namespace: dict[str, object] = {"__file__": str(ROOT / "gunicorn.conf.py"), "__name__": "__config__"}
     # The repository's own config file, executed exactly as Gunicorn executes it; no outside input.
     code = compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec")
-    exec(code, namespace)  # noqa: S102  # nosec B102
+    # Gunicorn runs from the repository root with it on sys.path, so the file imports core_project.
+    sys.path.insert(0, str(ROOT))
+    try:
+        exec(code, namespace)  # noqa: S102  # nosec B102
+    finally:
+        sys.path.remove(str(ROOT))
     return namespace[name]
 
 
