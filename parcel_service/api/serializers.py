@@ -22,6 +22,7 @@ from rest_framework_simplejwt import serializers as simplejwt_serializers
 
 from ..domain.status_machine import ParcelStatus
 from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
+from .labels import LabelFormat
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -223,6 +224,12 @@ def rfc3339(value: datetime) -> str:
 
 class CancelRequestSerializer(StrictSerializer):
     """Body of ``POST /api/v1/parcels/{id}/cancel/``: empty (any field is refused)."""
+
+
+class LabelQuerySerializer(serializers.Serializer):
+    """A label's query string: its format."""
+
+    format = serializers.ChoiceField(choices=[f.value for f in LabelFormat], default=LabelFormat.PDF.value)
 
 
 class TrackingEventCreateSerializer(StrictSerializer):

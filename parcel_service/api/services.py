@@ -1,4 +1,4 @@
-"""Where views get the configured workflow and document cache: one small factory each, built once per process."""
+"""Where views get the workflow, the document cache and the label printer: one small factory each, built once."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ from django.utils import timezone
 from ..domain.parcels import ParcelService
 from ..domain.tracking_numbers import TrackingNumberGenerator
 from .documents import DocumentCache
+from .labels import LabelPrinter
 
 
 @lru_cache(maxsize=1)
 def get_documents() -> DocumentCache:
     """The document cache on the default cache backend."""
     return DocumentCache(cache=caches["default"])
+
+
+@lru_cache(maxsize=1)
+def get_labels() -> LabelPrinter:
+    """The label printer: labels cached on the default cache backend, fonts from ``LABEL_FONT_DIRS``."""
+    return LabelPrinter(cache=caches["default"], font_dirs=settings.LABEL_FONT_DIRS)
 
 
 @lru_cache(maxsize=1)
