@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv run test lint format lock schema schema-check serve bench soak clean
+.PHONY: venv run test lint format lock schema schema-check label-png serve bench soak clean
 
 $(STAMP): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ schema-check: venv
 	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file $(VENV)/openapi.generated.yaml --validate --fail-on-warn
 	diff -u openapi.yaml $(VENV)/openapi.generated.yaml && echo "openapi.yaml is up to date"
 	$(BIN)/openapi-spec-validator openapi.yaml
+
+## label-png: render the sample shipping label (Polish and Japanese addresses) to docs/label.png at 150 dpi (needs poppler-utils and the label fonts)
+label-png: venv
+	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py sample_label --output $(VENV)/label.pdf
+	mkdir -p docs
+	pdftoppm -png -gray -r 150 -singlefile $(VENV)/label.pdf docs/label
 
 clean:
 	rm -rf $(VENV) staticfiles .coverage .pytest_cache .ruff_cache
