@@ -229,7 +229,7 @@ class CancelRequestSerializer(StrictSerializer):
 class LabelQuerySerializer(serializers.Serializer):
     """A label's query string: its format."""
 
-    format = serializers.ChoiceField(choices=[f.value for f in LabelFormat], default=LabelFormat.PDF.value)
+    format = serializers.ChoiceField(choices=[f.value for f in LabelFormat])
 
 
 class TrackingEventCreateSerializer(StrictSerializer):

@@ -260,7 +260,8 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     def label(self, request: Request, pk: str) -> HttpResponse:
         """The parcel's shipping label (rendered once per parcel version, then cached); 304 if unchanged."""
-        query = LabelQuerySerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF would read an empty ?format= from a query string as "absent".
+        query = LabelQuerySerializer(data={"format": request.query_params.get("format", LabelFormat.PDF.value)})
         if not query.is_valid():
             raise QueryValidationError(query.errors)
         parcel = self.get_object()

@@ -95,7 +95,7 @@ def test_a_delivered_parcel_still_has_its_label(customer_client, customer):
     assert customer_client.get(label_url(delivered), {"format": "zpl"}).status_code == 200
 
 
-@pytest.mark.parametrize("label_format", ["png", "PDF", "zpl "])
+@pytest.mark.parametrize("label_format", ["png", "PDF", "zpl ", ""])
 def test_an_unknown_format_is_a_400_pointing_at_the_parameter(customer_client, parcel, label_format):
     response = customer_client.get(label_url(parcel), {"format": label_format})
     assert_problem(response, 400, "validation_error", pointer="/query/format")
