@@ -57,6 +57,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# The fonts PDF shipping labels embed (LABEL_FONT_DIRS): Noto Sans for Latin, Greek and Cyrillic, WenQuanYi
+# Micro Hei for Chinese, Japanese and Korean. Pinned to Debian 12's versions, like the base image.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-core=20201225-1 fonts-wqy-microhei=0.2.0-beta-3.1 \
+    && rm -rf /var/lib/apt/lists/*
+
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot/runAsUser can verify it without a passwd lookup.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

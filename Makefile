@@ -10,7 +10,7 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-
 # flock (util-linux) serialises installs; where it is missing (macOS) the install runs unlocked.
 FLOCK := $(if $(shell command -v flock 2>/dev/null),flock $(VENV)/.install.lock,)
 
-.PHONY: help venv run test lint format lock schema schema-check serve bench soak clean
+.PHONY: help venv run test lint format lock schema schema-check label-png serve bench soak clean
 .DEFAULT_GOAL := help
 
 ## help: list every target with what it does
@@ -68,6 +68,12 @@ schema-check: venv
 	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py spectacular --file $(VENV)/openapi.generated.yaml --validate --fail-on-warn
 	diff -u openapi.yaml $(VENV)/openapi.generated.yaml && echo "openapi.yaml is up to date"
 	$(BIN)/openapi-spec-validator openapi.yaml
+
+## label-png: render the sample shipping label (Polish and Japanese addresses) to docs/label.png at 150 dpi (needs poppler-utils and the label fonts)
+label-png: venv
+	DJANGO_SETTINGS_MODULE=core_project.settings.test $(PY) manage.py sample_label --output $(VENV)/label.pdf
+	mkdir -p docs
+	pdftoppm -png -gray -r 150 -singlefile $(VENV)/label.pdf docs/label
 
 ## clean: remove .venv, collected static files and tool caches (not the SQLite database)
 clean:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
-from parcel_service.api.services import get_documents, get_parcel_service
+from parcel_service.api.services import get_documents, get_labels, get_parcel_service
 from parcel_service.http.authentication import clear_user_cache
 from parcel_service.tests.conftest_helpers import client_for
 from parcel_service.tests.factories import UserFactory
@@ -33,6 +33,7 @@ def _clean_cache() -> Iterator[None]:
     cache.clear()
     get_parcel_service.cache_clear()
     get_documents.cache_clear()
+    get_labels.cache_clear()  # it holds the cache backend, which a test may have replaced
     clear_user_cache()  # ids can be reused between tests once a test's rows are rolled back
     yield
     cache.clear()

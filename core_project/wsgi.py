@@ -31,6 +31,10 @@ def warm_up() -> None:
     resolver.reverse_dict  # noqa: B018  # builds the lookup tables resolve() and reverse() use
     for alias in settings.CACHES:
         caches[alias]  # instantiates the backend, importing its client library
+    # Label fonts parsed (~0.25 s) and a label rendered once, here in the master rather than in every worker.
+    from parcel_service.api.services import get_labels
+
+    get_labels().warm_up()
     for name in (
         "DEFAULT_AUTHENTICATION_CLASSES",
         "DEFAULT_PERMISSION_CLASSES",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from core_project.logformat import JSON_FORMATTER
 
@@ -317,6 +318,18 @@ SPECTACULAR_SETTINGS = {
 
 TRACKING_NUMBER_PREFIX = env.str("TRACKING_NUMBER_PREFIX", default="CP")
 TRACKING_NUMBER_COUNTRY = env.str("TRACKING_NUMBER_COUNTRY", default="NL")
+
+# Shipping labels. The QR code on a label links to PUBLIC_TRACKING_URL, a template with "{tracking_number}"
+# (e.g. https://parcels.example.com/t/{tracking_number}); empty: this service's own public tracking route,
+# on the scheme and host of the request that asked for the label.
+PUBLIC_TRACKING_URL = env.str("PUBLIC_TRACKING_URL", default="")
+if PUBLIC_TRACKING_URL and "{tracking_number}" not in PUBLIC_TRACKING_URL:
+    raise ImproperlyConfigured("PUBLIC_TRACKING_URL must contain {tracking_number}.")
+# Where the PDF label's fonts are found: Noto Sans (Debian's fonts-noto-core) for Latin, Greek and Cyrillic,
+# WenQuanYi Micro Hei (fonts-wqy-microhei) for Chinese, Japanese and Korean. Without them labels answer 503.
+LABEL_FONT_DIRS: list[str] = env.list(
+    "LABEL_FONT_DIRS", default=["/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/wqy"]
+)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = "json"

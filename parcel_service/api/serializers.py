@@ -31,6 +31,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from ..domain.status_machine import ParcelStatus
 from ..http.authentication import REVOKED_DETAIL, issued_before_password_change
 from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
+from .labels import LabelFormat
 from .problems import MAX_ERRORS
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
@@ -274,6 +275,12 @@ def rfc3339(value: datetime) -> str:
 
 class CancelRequestSerializer(StrictSerializer):
     """Body of ``POST /api/v1/parcels/{id}/cancel/``: empty (any field is refused)."""
+
+
+class LabelQuerySerializer(serializers.Serializer):
+    """A label's query string: its format."""
+
+    format = serializers.ChoiceField(choices=[f.value for f in LabelFormat])
 
 
 class TrackingEventCreateSerializer(StrictSerializer):

@@ -1,4 +1,4 @@
-"""Where views get the configured workflow and document cache: one small factory each, built once per process."""
+"""Where views get the workflow, the document cache and the label printer: one small factory each, built once."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..domain.parcels import ParcelService
 from ..domain.tracking_numbers import TrackingNumberGenerator
 from ..http.cache import VersionGuardedCache
 from .documents import DocumentCache
+from .labels import LabelPrinter
 
 
 @lru_cache(maxsize=1)
@@ -20,6 +21,12 @@ def get_documents() -> DocumentCache:
     """The document cache on the default cache backend."""
     # Settings configure one of http.cache's two backends, both version-guarded.
     return DocumentCache(cache=cast(VersionGuardedCache, caches["default"]))
+
+
+@lru_cache(maxsize=1)
+def get_labels() -> LabelPrinter:
+    """The label printer: labels cached on the default cache backend, fonts from ``LABEL_FONT_DIRS``."""
+    return LabelPrinter(cache=caches["default"], font_dirs=settings.LABEL_FONT_DIRS)
 
 
 @lru_cache(maxsize=1)

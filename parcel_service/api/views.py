@@ -7,12 +7,14 @@ customer's parcel is a 404, indistinguishable from one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -23,7 +25,9 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,11 +45,14 @@ from .documents import NOT_LOOKED_UP, tracking_cache_key
 from .filters import ParcelFilter, StrictFilterBackend
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import idempotent
+from .labels import LabelFormat, tracking_url
 from .pagination import ORDERINGS, ParcelCursorPagination
 from .permissions import IsCarrierOrStaff, IsOwnerOrStaff
+from .problems import QueryValidationError
 from .schema import HealthSerializer, problems
 from .serializers import (
     CancelRequestSerializer,
+    LabelQuerySerializer,
     ParcelCreateSerializer,
     ParcelSerializer,
     ParcelUpdateSerializer,
@@ -53,7 +60,7 @@ from .serializers import (
     TrackingEventCreateSerializer,
     TrackingEventSerializer,
 )
-from .services import get_documents, get_parcel_service
+from .services import get_documents, get_labels, get_parcel_service
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 JSON = "application/json"
@@ -96,6 +103,38 @@ def etag_header(*statuses: int) -> OpenApiParameter:
 
 # `cursor` and `page_size` are documented by the pagination class itself.
 LIST_PARAMETERS = [OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default -created_at.")]
+
+
+class LabelContentNegotiation(DefaultContentNegotiation):
+    """Content negotiation for labels: ``?format=`` is the label's format, not a renderer's, and ``Accept`` is ignored.
+
+    DRF would answer an unknown renderer format with a 404, and a print client's ``Accept: application/pdf``
+    with a 406. The label's bytes are returned as they are; only problems go through the (JSON) renderer.
+    """
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        """The view's first renderer (JSON, for problems), whatever the query and ``Accept`` say."""
+        first = next(iter(renderers))
+        return first, first.media_type
+
+
+def public_tracking_url(request: Request, tracking_number: str) -> str:
+    """Where a label's QR code links: ``PUBLIC_TRACKING_URL``, else public tracking on the request's own host."""
+    # Routes reverse without their optional slash; the canonical form, as documented, has it.
+    own = request.build_absolute_uri(reverse("parcel_service:track", kwargs={"tracking_number": tracking_number}) + "/")
+    return tracking_url(settings.PUBLIC_TRACKING_URL, tracking_number, own)
+
+
+LABEL_RESPONSE = OpenApiResponse(
+    OpenApiTypes.BINARY,
+    description="The label, with its ETag: `application/pdf` (one 4 x 6 inch page) for `format=pdf`, "
+    "`application/zpl` (ZPL II, UTF-8 text) for `format=zpl`.",
+)
+LABEL_FORMAT_PARAMETER = OpenApiParameter(
+    "format", str, enum=[f.value for f in LabelFormat], default=LabelFormat.PDF.value, description="Default pdf."
+)
 
 
 @extend_schema_view(
@@ -209,6 +248,51 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             parcel=parcel, actor=request.user, expected_version=expected_version(request, parcel)
         )
         return Response(ParcelSerializer(parcel).data, headers={"ETag": parcel.etag})
+
+    @extend_schema(
+        summary="Print a parcel's shipping label",
+        description="A 4 x 6 inch label: sender, recipient, weight, reference, the tracking number as Code 128 and "
+        "in print, and a QR code of the public tracking URL. `pdf` (default) embeds its fonts, so names in any "
+        "Latin, Greek, Cyrillic or CJK script print; `zpl` is for Zebra printers (203 dpi, UTF-8, the printer's "
+        "font 0). Returns an `ETag`; send it in `If-None-Match` to get a 304 while the parcel is unchanged. "
+        "A cancelled parcel has no label (409 `parcel_not_labelable`); without the label fonts installed a PDF "
+        "is a 503 `labels_unavailable`.",
+        parameters=[LABEL_FORMAT_PARAMETER, IF_NONE_MATCH_PARAMETER, etag_header(200, 304)],
+        responses={
+            (200, "application/pdf"): LABEL_RESPONSE,
+            (200, "application/zpl"): LABEL_RESPONSE,
+            304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
+            **problems(400, 401, 404, 409, 429, 503),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="label",
+        url_name="label",
+        content_negotiation_class=LabelContentNegotiation,
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def label(self, request: Request, pk: str) -> HttpResponse:
+        """The parcel's shipping label (rendered once per parcel version, then cached); 304 if unchanged."""
+        # A plain dict, not the QueryDict: DRF would read an empty ?format= from a query string as "absent".
+        query = LabelQuerySerializer(data={"format": request.query_params.get("format", LabelFormat.PDF.value)})
+        if not query.is_valid():
+            raise QueryValidationError(query.errors)
+        parcel = self.get_object()
+        label = get_labels().label(
+            parcel=parcel,
+            label_format=LabelFormat(query.validated_data["format"]),
+            tracking_url=public_tracking_url(request, parcel.tracking_number),
+        )
+        if not_modified(request, label.etag):
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(label.body(), content_type=label.content_type)
+            response["Content-Disposition"] = f'inline; filename="{label.filename}"'
+        response["ETag"] = label.etag
+        return response
 
     @extend_schema(
         methods=["GET"],

@@ -58,6 +58,14 @@ class ParcelNotEditable(ParcelServiceError):
     default_detail = "Only pending parcels can be changed."
 
 
+class ParcelNotLabelable(ParcelServiceError):
+    """The parcel was cancelled: it will not ship, so no label is printed for it."""
+
+    status_code = HTTPStatus.CONFLICT
+    code = "parcel_not_labelable"
+    default_detail = "A cancelled parcel has no shipping label."
+
+
 class PreconditionFailed(ParcelServiceError):
     """``If-Match`` named a version that is no longer current."""
 

@@ -77,6 +77,11 @@ def predecessors(new: str) -> list[str]:
     return list(_PREDECESSORS[new])
 
 
+def can_be_labelled(status: str) -> bool:
+    """Whether a shipping label may be printed for a parcel in ``status``: a cancelled parcel never ships."""
+    return ParcelStatus(status) != ParcelStatus.CANCELLED
+
+
 # Worked out once from the table: recording an event asks for its status's list every time.
 _PREDECESSORS: dict[str, tuple[str, ...]] = {
     new.value: tuple(status.value for status in ParcelStatus if can_transition(status, new)) for new in ParcelStatus

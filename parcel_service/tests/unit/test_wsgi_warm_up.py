@@ -12,7 +12,9 @@ PROBE = """
 import json, sys
 from django.urls import get_resolver
 import core_project.wsgi
+from parcel_service.api.labels import _FONTS
 print(json.dumps({
+    "label_fonts": any(_FONTS.values()),
     "views": "parcel_service.api.views" in sys.modules,
     "redis": "redis" in sys.modules,
     "resolver_populated": get_resolver()._populated,
@@ -20,7 +22,15 @@ print(json.dumps({
 """
 
 
-def test_importing_the_wsgi_module_loads_the_urlconf_and_the_cache_client_without_a_request():
+def _label_fonts_installed() -> bool:
+    from django.conf import settings
+
+    from parcel_service.api.labels.fonts import find_font_files
+
+    return not find_font_files(settings.LABEL_FONT_DIRS)[1]
+
+
+def test_importing_the_wsgi_module_loads_the_urlconf_the_cache_client_and_the_label_fonts_without_a_request():
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "core_project.settings.test",
@@ -32,6 +42,7 @@ def test_importing_the_wsgi_module_loads_the_urlconf_and_the_cache_client_withou
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "label_fonts": bool(_label_fonts_installed()),
         "views": True,
         "redis": True,
         "resolver_populated": True,

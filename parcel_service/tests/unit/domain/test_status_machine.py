@@ -4,6 +4,7 @@ from parcel_service.domain.status_machine import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATUSES,
     ParcelStatus,
+    can_be_labelled,
     can_transition,
     describe_transitions,
     predecessors,
@@ -84,3 +85,8 @@ def test_predecessors_are_the_statuses_an_event_may_follow():
     assert predecessors("cancelled") == ["pending"]  # and a terminal status is never repeated
     for status in ParcelStatus:
         assert not set(predecessors(status)) & {s.value for s in TERMINAL_STATUSES}
+
+
+@pytest.mark.parametrize("status", list(ParcelStatus))
+def test_every_parcel_but_a_cancelled_one_can_have_a_shipping_label(status):
+    assert can_be_labelled(status) is (status != ParcelStatus.CANCELLED)
