@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from django.core.cache import BaseCache
 from django.db import transaction
+from opentelemetry import trace
 
 from ..domain.tracking_numbers import normalize
 from ..http.renderers import dumps
@@ -36,6 +37,8 @@ T = TypeVar("T")
 NOT_LOOKED_UP = object()
 # The tracking document's event fields, oldest event first.
 TRACKING_EVENT_FIELDS = ("status", "location", "description", "occurred_at")
+
+_tracer = trace.get_tracer(__name__)
 
 
 def tracking_cache_key(tracking_number: str) -> str:
@@ -103,6 +106,7 @@ class DocumentCache:
         if isinstance(cached, bytes):
             return cached
         return self._cached(
+            "tracking",
             tracking_cache_key(canonical),
             lambda: self._tracking_document(canonical),
             single_flight=True,
@@ -117,7 +121,7 @@ class DocumentCache:
         """
         # No single flight here: a parcel's detail is read by its owner and a few carriers, not by a crowd,
         # and the lock would cost two extra cache round trips on every miss (measured).
-        document = self._cached(parcel_cache_key(parcel_id), lambda: self._parcel_document(parcel_id))
+        document = self._cached("parcel", parcel_cache_key(parcel_id), lambda: self._parcel_document(parcel_id))
         if document is None or not can_see_parcel(user, document.owner_id):
             return None
         return document
@@ -132,6 +136,7 @@ class DocumentCache:
             "updated_at": parcel.updated_at,
         }
 
+        @_tracer.start_as_current_span("document.write_through")
         def refresh() -> None:
             # Write-through after commit, never before: a reader never sees an uncommitted change, and a
             # reader that built a stale copy before the commit can only add() it, which fails once this
@@ -141,7 +146,7 @@ class DocumentCache:
             events = list(
                 TrackingEvent.objects.filter(parcel_id=parcel.pk).order_by("sequence").values(*TRACKING_EVENT_FIELDS)
             )
-            self.cache.set_many_if_newer(
+            written = self.cache.set_many_if_newer(
                 parcel_version_cache_key(parcel.pk),
                 parcel.version,
                 {
@@ -150,11 +155,22 @@ class DocumentCache:
                 },
                 DOCUMENT_CACHE_TTL_S,
             )
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attributes(
+                    {"parcel.id": str(parcel.pk), "parcel.version": parcel.version, "document.written": written}
+                )
 
         transaction.on_commit(refresh)
 
     def _cached(
-        self, key: str, build: Callable[[], T | None], *, single_flight: bool = False, known_miss: bool = False
+        self,
+        kind: str,
+        key: str,
+        build: Callable[[], T | None],
+        *,
+        single_flight: bool = False,
+        known_miss: bool = False,
     ) -> T | None:
         """Read-through cache, with optional single-flight rebuilds.
 
@@ -162,7 +178,7 @@ class DocumentCache:
         rebuilds the entry; concurrent requests for the same key wait up to ``SINGLE_FLIGHT_WAIT_S`` for
         it instead of all hitting the database. With the cache unavailable (``add`` answers None) every
         request simply builds its own answer. ``known_miss`` skips the first read when the caller has
-        just read the entry and found nothing.
+        just read the entry and found nothing. ``kind`` (``tracking``, ``parcel``) names the rebuild's span.
         """
         value = None if known_miss else self.cache.get(key)
         if value is not None:
@@ -177,7 +193,8 @@ class DocumentCache:
                 if value is not None:
                     return value
         try:
-            value = build()
+            with _tracer.start_as_current_span("document.rebuild", attributes={"document.kind": kind}):
+                value = build()
             if value is not None:
                 # add(), not set(): if a writer refreshed the entry meanwhile, its newer copy wins.
                 self.cache.add(key, value, DOCUMENT_CACHE_TTL_S)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
-from .logging import request_id_var
+from .logging import request_id_var, trace_fields
 from .problem_details import problem, problem_response
 
 access_logger = logging.getLogger("parcel_service.access")
@@ -67,6 +67,8 @@ class RequestIdMiddleware:
                     "status": response.status_code,
                     "duration_ms": duration_ms,
                     "user_id": user_id,
+                    # The request's span (parcel_service.http.tracing), which ended inside this middleware.
+                    **(trace_fields(request.span_context) if hasattr(request, "span_context") else {}),
                 },
             )
             return response
