@@ -19,6 +19,7 @@ from opentelemetry import trace
 
 from ..domain.tracking_numbers import normalize
 from ..http.renderers import dumps
+from ..metrics import CACHE_REQUESTS
 from ..models import Parcel, TrackingEvent, can_see_parcel
 from .serializers import ParcelSerializer
 
@@ -39,6 +40,9 @@ NOT_LOOKED_UP = object()
 TRACKING_EVENT_FIELDS = ("status", "location", "description", "occurred_at")
 
 _tracer = trace.get_tracer(__name__)
+# Bound once: looking a labelled child up costs more than counting with it, on the hottest read.
+_HITS = {kind: CACHE_REQUESTS.labels(kind, "hit") for kind in ("tracking", "parcel")}
+_MISSES = {kind: CACHE_REQUESTS.labels(kind, "miss") for kind in ("tracking", "parcel")}
 
 
 def tracking_cache_key(tracking_number: str) -> str:
@@ -104,6 +108,7 @@ class DocumentCache:
         """
         canonical = normalize(tracking_number)
         if isinstance(cached, bytes):
+            _HITS["tracking"].inc()
             return cached
         return self._cached(
             "tracking",
@@ -178,11 +183,13 @@ class DocumentCache:
         rebuilds the entry; concurrent requests for the same key wait up to ``SINGLE_FLIGHT_WAIT_S`` for
         it instead of all hitting the database. With the cache unavailable (``add`` answers None) every
         request simply builds its own answer. ``known_miss`` skips the first read when the caller has
-        just read the entry and found nothing. ``kind`` (``tracking``, ``parcel``) names the rebuild's span.
+        just read the entry and found nothing. ``kind`` (``tracking``, ``parcel``) labels the hit or miss.
         """
         value = None if known_miss else self.cache.get(key)
         if value is not None:
+            _HITS[kind].inc()
             return value
+        _MISSES[kind].inc()
         lock_key = f"{key}:rebuild"
         acquired = self.cache.add(lock_key, 1, REBUILD_LOCK_TTL_S) if single_flight else None
         if acquired is False:

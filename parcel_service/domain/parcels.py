@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from opentelemetry import trace
 
+from ..metrics import PARCELS_CREATED, TRACKING_EVENTS
 from ..models import ADDRESS_FIELDS, Parcel, TrackingEvent
 from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, PreconditionFailed
 from .events_sql import record_event_in_one_statement
@@ -116,6 +117,7 @@ class ParcelService:
                     raise
                 logger.info("tracking number collision, retrying (attempt %d)", attempt)
         _describe_span(id=str(parcel.pk), status=parcel.status)
+        transaction.on_commit(PARCELS_CREATED.inc)
         # Nothing cached can describe a parcel that did not exist (misses are not cached): nothing to refresh.
         return parcel
 
@@ -165,6 +167,7 @@ class ParcelService:
             locked.status = ParcelStatus.CANCELLED
             locked.save(update_fields=["status", "version", "updated_at"])
             self.observer.parcel_changed(locked)
+            transaction.on_commit(TRACKING_EVENTS.labels(ParcelStatus.CANCELLED).inc)
         return locked
 
     @_tracer.start_as_current_span("parcel.record_event", **_SPAN_OPTIONS)
@@ -218,6 +221,7 @@ class ParcelService:
                 update_fields.append("estimated_delivery")
             locked.save(update_fields=update_fields)
             self.observer.parcel_changed(locked)
+            transaction.on_commit(TRACKING_EVENTS.labels(new_status).inc)
         return event
 
     def _record_event_in_one_statement(
@@ -233,6 +237,7 @@ class ParcelService:
             return None
         event.parcel = moved
         self.observer.parcel_changed(moved)
+        transaction.on_commit(TRACKING_EVENTS.labels(event.status).inc)
         return event
 
     @staticmethod

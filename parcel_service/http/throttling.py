@@ -18,6 +18,8 @@ from django.core.cache import cache as default_cache
 from rest_framework import throttling
 from rest_framework.request import Request
 
+from ..metrics import THROTTLED_REQUESTS
+
 
 def count_request(key: str, window_s: int, prefetch_key: str | None = None) -> tuple[int, float, Any] | None:
     """Count one request against ``key`` in a window of ``window_s`` seconds opened by the first request.
@@ -71,7 +73,10 @@ class CounterThrottleMixin:
         count, self._remaining, prefetched = counted
         if prefetch_key is not None:
             request.throttle_prefetched = prefetched  # None: looked, and nothing is cached
-        return count <= self.num_requests
+        if count <= self.num_requests:
+            return True
+        THROTTLED_REQUESTS.labels(self.scope).inc()  # type: ignore[attr-defined]
+        return False
 
     def wait(self) -> float | None:
         """Seconds until the client's window closes (the ``Retry-After``)."""

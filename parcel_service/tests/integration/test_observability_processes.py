@@ -1,5 +1,5 @@
-"""Traces from a real Gunicorn: spans exported over OTLP/HTTP by the workers, a collector that is down costs the
-requests nothing."""
+"""Traces and metrics from a real Gunicorn: spans exported over OTLP/HTTP by the workers, a collector that is
+down costs the requests nothing, counters add up across workers."""
 
 import contextlib
 import threading
@@ -15,7 +15,7 @@ from parcel_service.tests.factories import ParcelFactory, UserFactory
 from parcel_service.tests.processes import free_port, gunicorn
 
 from .test_parcels_api import valid_body
-from .test_processes import bearer, burst
+from .test_processes import bearer, burst, per_worker_request_counts
 
 pytestmark = [pytest.mark.process, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -127,3 +127,23 @@ def test_requests_stay_fast_while_the_trace_collector_refuses_connections():
     assert time.monotonic() - stopping < 5
     # A correctness bound, not a benchmark: a request never waits for the exporter.
     assert max(timings) < 1.0, timings
+
+
+def test_a_counter_is_the_sum_over_two_workers():
+    parcel = ParcelFactory()
+    with gunicorn(workers=2) as server:
+        statuses = burst(f"{server.url}/api/v1/track/{parcel.tracking_number}/", 60)
+        assert set(statuses) == {200}
+        per_worker = per_worker_request_counts(server.metrics_dir, "parcel_service:track")
+        page = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert len([pid for pid, n in per_worker.items() if n > 0]) == 2, per_worker
+    reads = {
+        line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in page.splitlines()
+        if line.startswith("parcel_cache_requests_total{") and 'kind="tracking"' in line
+    }
+    assert sum(reads.values()) == 60, reads
+    assert reads['kind="tracking",result="hit"'] >= 58  # one miss per worker at most
+    queries = next(ln for ln in page.splitlines() if ln.startswith("parcel_db_queries_total"))
+    assert float(queries.rsplit(" ", 1)[1]) >= reads['kind="tracking",result="miss"']
+    assert "parcel_cache_breaker_open 0.0" in page
