@@ -6,7 +6,8 @@ handful of values each (document kinds, throttle scopes, parcel statuses): never
 
 The database has no metrics of its own otherwise: django-prometheus counts queries only through its own
 database backends, which the service does not use (it keeps Django's). ``watch_database()`` times every
-statement with an ``execute_wrapper`` instead, about a microsecond each.
+statement with an ``execute_wrapper`` instead: about 3 µs a statement (measured), against a round trip of
+hundreds.
 """
 
 from __future__ import annotations
