@@ -145,5 +145,5 @@ def test_a_counter_is_the_sum_over_two_workers():
     assert sum(reads.values()) == 60, reads
     assert reads['kind="tracking",result="hit"'] >= 58  # one miss per worker at most
     queries = next(ln for ln in page.splitlines() if ln.startswith("parcel_db_queries_total"))
-    assert float(queries.rsplit(" ", 1)[1]) >= reads['kind="tracking",result="miss"']
+    assert float(queries.rsplit(" ", 1)[1]) >= 1  # the rebuild (a second worker's miss may wait for it instead)
     assert "parcel_cache_breaker_open 0.0" in page
