@@ -4,7 +4,7 @@
 # log pipeline parses the service's lines and Gunicorn's own.
 JSON_FORMATTER: dict[str, object] = {
     "()": "pythonjsonlogger.json.JsonFormatter",
-    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s",
     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
     "timestamp": False,
 }

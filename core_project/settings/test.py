@@ -8,6 +8,8 @@ ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = build_logging("json", env.str("LOG_LEVEL", default="WARNING").upper())
 DEMO_USERS_ENABLED = True
+# The suite runs instrumented, as production does with an OTLP endpoint; spans go nowhere unless a test collects them.
+TRACING_ENABLED = not OTEL_SDK_DISABLED
 
 # Tests exercise throttling explicitly with their own rates; elsewhere the limits must not interfere.
 REST_FRAMEWORK = {

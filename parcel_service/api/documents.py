@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import transaction
+from opentelemetry import trace
 
 from ..domain.tracking_numbers import normalize
 from ..http.cache import VersionGuardedCache
 from ..http.renderers import dumps
+from ..metrics import CACHE_REQUESTS
 from ..models import Parcel, TrackingEvent, can_see_parcel
 from .serializers import ParcelSerializer
 
@@ -36,6 +38,11 @@ T = TypeVar("T")
 NOT_LOOKED_UP = object()
 # The tracking document's event fields, oldest event first.
 TRACKING_EVENT_FIELDS = ("status", "location", "description", "occurred_at")
+
+_tracer = trace.get_tracer(__name__)
+# Bound once: looking a labelled child up costs more than counting with it, on the hottest read.
+_HITS = {kind: CACHE_REQUESTS.labels(kind, "hit") for kind in ("tracking", "parcel")}
+_MISSES = {kind: CACHE_REQUESTS.labels(kind, "miss") for kind in ("tracking", "parcel")}
 
 
 def tracking_cache_key(tracking_number: str) -> str:
@@ -101,8 +108,10 @@ class DocumentCache:
         """
         canonical = normalize(tracking_number)
         if isinstance(cached, bytes):
+            _HITS["tracking"].inc()
             return cached
         return self._cached(
+            "tracking",
             tracking_cache_key(canonical),
             lambda: self._tracking_document(canonical),
             single_flight=True,
@@ -117,7 +126,7 @@ class DocumentCache:
         """
         # No single flight here: a parcel's detail is read by its owner and a few carriers, not by a crowd,
         # and the lock would cost two extra cache round trips on every miss (measured).
-        document = self._cached(parcel_cache_key(parcel_id), lambda: self._parcel_document(parcel_id))
+        document = self._cached("parcel", parcel_cache_key(parcel_id), lambda: self._parcel_document(parcel_id))
         if document is None or not can_see_parcel(user, document.owner_id):
             return None
         return document
@@ -132,6 +141,7 @@ class DocumentCache:
             "updated_at": parcel.updated_at,
         }
 
+        @_tracer.start_as_current_span("document.write_through")
         def refresh() -> None:
             # Write-through after commit, never before: a reader never sees an uncommitted change, and a
             # reader that built a stale copy before the commit can only add() it, which fails once this
@@ -141,7 +151,7 @@ class DocumentCache:
             events = list(
                 TrackingEvent.objects.filter(parcel_id=parcel.pk).order_by("sequence").values(*TRACKING_EVENT_FIELDS)
             )
-            self.cache.set_many_if_newer(
+            written = self.cache.set_many_if_newer(
                 parcel_version_cache_key(parcel.pk),
                 parcel.version,
                 {
@@ -150,11 +160,22 @@ class DocumentCache:
                 },
                 DOCUMENT_CACHE_TTL_S,
             )
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attributes(
+                    {"parcel.id": str(parcel.pk), "parcel.version": parcel.version, "document.written": written}
+                )
 
         transaction.on_commit(refresh)
 
     def _cached(
-        self, key: str, build: Callable[[], T | None], *, single_flight: bool = False, known_miss: bool = False
+        self,
+        kind: str,
+        key: str,
+        build: Callable[[], T | None],
+        *,
+        single_flight: bool = False,
+        known_miss: bool = False,
     ) -> T | None:
         """Read-through cache, with optional single-flight rebuilds.
 
@@ -162,11 +183,13 @@ class DocumentCache:
         rebuilds the entry; concurrent requests for the same key wait up to ``SINGLE_FLIGHT_WAIT_S`` for
         it instead of all hitting the database. With the cache unavailable (``add`` answers None) every
         request simply builds its own answer. ``known_miss`` skips the first read when the caller has
-        just read the entry and found nothing.
+        just read the entry and found nothing. ``kind`` (``tracking``, ``parcel``) labels the hit or miss.
         """
         value = None if known_miss else self.cache.get(key)
         if value is not None:
+            _HITS[kind].inc()
             return value
+        _MISSES[kind].inc()
         lock_key = f"{key}:rebuild"
         acquired = self.cache.add(lock_key, 1, REBUILD_LOCK_TTL_S) if single_flight else None
         if acquired is False:
@@ -177,7 +200,8 @@ class DocumentCache:
                 if value is not None:
                     return value
         try:
-            value = build()
+            with _tracer.start_as_current_span("document.rebuild", attributes={"document.kind": kind}):
+                value = build()
             if value is not None:
                 # add(), not set(): if a writer refreshed the entry meanwhile, its newer copy wins.
                 self.cache.add(key, value, DOCUMENT_CACHE_TTL_S)

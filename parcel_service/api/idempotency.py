@@ -33,6 +33,7 @@ from rest_framework.response import Response
 
 from ..domain.errors import ParcelServiceError
 from ..http.renderers import dumps
+from ..metrics import IDEMPOTENT_REPLAYS
 from ..models import IdempotencyRecord
 from .problems import QueryValidationError
 
@@ -94,6 +95,7 @@ def fingerprint(request: Request) -> str:
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:
+    IDEMPOTENT_REPLAYS.inc()
     response = HttpResponse(bytes(record.response_body or b""), status=record.response_status)
     response["Content-Type"] = "application/json"
     response["Idempotent-Replayed"] = "true"

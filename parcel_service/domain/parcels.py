@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from opentelemetry import trace
 
+from ..metrics import PARCELS_CREATED, TRACKING_EVENTS
 from ..models import ADDRESS_FIELDS, Parcel, TrackingEvent
 from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, PreconditionFailed
 from .events_sql import record_event_in_one_statement
@@ -28,6 +30,18 @@ from .status_machine import ParcelStatus, can_transition
 logger = logging.getLogger(__name__)
 
 _MAX_TRACKING_NUMBER_ATTEMPTS = 5
+
+# A span per workflow step, under the request's (no-ops unless parcel_service.http.tracing exports spans). A
+# refusal (404, 409) is an answer, not a failure of the step: the span's status is left alone.
+_tracer = trace.get_tracer(__name__)
+_SPAN_OPTIONS: dict[str, Any] = {"record_exception": False, "set_status_on_exception": False}
+
+
+def _describe_span(**attributes: object) -> None:
+    """Attach ``parcel.*`` attributes to the current step's span: ids and statuses only, never personal data."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({f"parcel.{name}": str(value) for name, value in attributes.items()})
 
 
 class ParcelObserver(Protocol):
@@ -76,6 +90,7 @@ class ParcelService:
         self.tracking_numbers = tracking_numbers
         self.observer = observer
 
+    @_tracer.start_as_current_span("parcel.create", **_SPAN_OPTIONS)
     def create(self, *, owner: Any, data: Mapping[str, Any]) -> Parcel:
         """Create a pending parcel with a fresh, unique S10 tracking number.
 
@@ -101,6 +116,8 @@ class ParcelService:
                 if not collided or attempt == _MAX_TRACKING_NUMBER_ATTEMPTS:
                     raise
                 logger.info("tracking number collision, retrying (attempt %d)", attempt)
+        _describe_span(id=str(parcel.pk), status=parcel.status)
+        transaction.on_commit(PARCELS_CREATED.inc)
         # Nothing cached can describe a parcel that did not exist (misses are not cached): nothing to refresh.
         return parcel
 
@@ -124,6 +141,7 @@ class ParcelService:
             self.observer.parcel_changed(locked)
         return locked
 
+    @_tracer.start_as_current_span("parcel.cancel", **_SPAN_OPTIONS)
     def cancel(self, *, parcel: Parcel, actor: Any, expected_version: int | None = None) -> Parcel:
         """Cancel a pending parcel, recording a ``cancelled`` event.
 
@@ -133,6 +151,7 @@ class ParcelService:
         """
         with transaction.atomic():
             locked = self._lock(parcel.pk, expected_version)
+            _describe_span(id=str(locked.pk), **{"status.from": locked.status, "status.to": ParcelStatus.CANCELLED})
             if locked.status != ParcelStatus.PENDING:
                 raise ParcelNotEditable("Only pending parcels can be cancelled.")
             now = self._bump(locked)
@@ -148,8 +167,10 @@ class ParcelService:
             locked.status = ParcelStatus.CANCELLED
             locked.save(update_fields=["status", "version", "updated_at"])
             self.observer.parcel_changed(locked)
+            transaction.on_commit(TRACKING_EVENTS.labels(ParcelStatus.CANCELLED).inc)
         return locked
 
+    @_tracer.start_as_current_span("parcel.record_event", **_SPAN_OPTIONS)
     def record_event(
         self, *, parcel_id: uuid.UUID | str, visible: QuerySet[Parcel], actor: Any, data: Mapping[str, Any]
     ) -> TrackingEvent:
@@ -173,6 +194,7 @@ class ParcelService:
             ParcelNotFound: No such parcel among ``visible``.
             InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
         """
+        _describe_span(id=str(parcel_id), **{"status.to": data["status"]})
         if data["status"] == ParcelStatus.CANCELLED:
             # Cancelling is the sender's act (API.md): only ``cancel`` reaches it, whoever posts the event.
             raise InvalidTransition("Only the sender can cancel a parcel (POST /cancel/), not a tracking event.")
@@ -185,6 +207,8 @@ class ParcelService:
         new_status = data["status"]
         with transaction.atomic():
             locked = self._lock(parcel_id, visible=visible)
+            # Known on this path only: the one statement returns the parcel as it became.
+            _describe_span(**{"status.from": locked.status})
             if not can_transition(locked.status, new_status):
                 raise InvalidTransition.between(locked.status, new_status)
             event = self._new_event(locked.pk, actor, data, now=self._bump(locked))
@@ -197,6 +221,7 @@ class ParcelService:
                 update_fields.append("estimated_delivery")
             locked.save(update_fields=update_fields)
             self.observer.parcel_changed(locked)
+            transaction.on_commit(TRACKING_EVENTS.labels(new_status).inc)
         return event
 
     def _record_event_in_one_statement(
@@ -212,6 +237,7 @@ class ParcelService:
             return None
         event.parcel = moved
         self.observer.parcel_changed(moved)
+        transaction.on_commit(TRACKING_EVENTS.labels(event.status).inc)
         return event
 
     @staticmethod

@@ -27,6 +27,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..metrics import CACHE_BREAKER_OPEN
+
 logger = logging.getLogger(__name__)
 
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
@@ -80,12 +82,14 @@ class CircuitBreaker:
         was_closed = self.open_until == 0.0
         self.open_until = time.monotonic() + self.retry_after_s
         if was_closed:
+            CACHE_BREAKER_OPEN.set(1)
             logger.warning("cache unavailable, serving without it: %s", type(error).__name__)
 
     def reset(self) -> None:
         """Close the breaker after a successful operation; log the recovery once."""
         if self.open_until:
             self.open_until = 0.0
+            CACHE_BREAKER_OPEN.set(0)
             logger.warning("cache available again")
 
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.request import split_domain_port
 from django.utils.functional import empty
 
-from .logging import request_id_var
+from .logging import request_id_var, trace_fields
 from .problem_details import body_too_large_problem, problem, problem_response
 
 access_logger = logging.getLogger("parcel_service.access")
@@ -69,6 +69,8 @@ class RequestIdMiddleware:
                     "status": response.status_code,
                     "duration_ms": duration_ms,
                     "user_id": user_id,
+                    # The request's span (parcel_service.http.tracing), which ended inside this middleware.
+                    **(trace_fields(request.span_context) if hasattr(request, "span_context") else {}),
                 },
             )
             return response

@@ -20,6 +20,8 @@ from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.request import Request
 
+from ..metrics import THROTTLED_REQUESTS
+
 
 def client_ip(request: HttpRequest | Request) -> str | None:
     """The client's address as the throttles take it: ``NUM_PROXIES`` decides which ``X-Forwarded-For`` entry counts.
@@ -87,7 +89,10 @@ class CounterThrottleMixin:
         count, self._remaining, prefetched = counted
         if prefetch_key is not None:
             request.throttle_prefetched = prefetched  # type: ignore[attr-defined]  # None: looked, found nothing
-        return count <= self.num_requests
+        if count <= self.num_requests:
+            return True
+        THROTTLED_REQUESTS.labels(self.scope).inc()  # type: ignore[attr-defined]  # scope: on the DRF throttle
+        return False
 
     def wait(self) -> float | None:
         """Seconds until the client's window closes (the ``Retry-After``)."""
