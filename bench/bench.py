@@ -19,7 +19,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,10 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script from anywhere: the repository root holds deploy.loopback, shared with the tests.
+sys.path.insert(0, str(ROOT))
+from deploy.loopback import free_port  # noqa: E402
+
 BENCH = ROOT / "bench"
 LUA = BENCH / "lua"
 RESULTS = BENCH / "results"
@@ -138,13 +141,6 @@ ENDPOINTS = READ_ENDPOINTS + WRITE_ENDPOINTS
 def log(message: str) -> None:
     """Progress line on stderr (stdout carries the final table)."""
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def machine_info() -> dict[str, Any]:

@@ -38,6 +38,10 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script from anywhere: the repository root holds deploy.loopback, shared with the tests.
+sys.path.insert(0, str(ROOT))
+from deploy.loopback import free_port  # noqa: E402
+
 VENV_BIN = Path(sys.executable).parent
 DATABASE_URL = os.environ.get("SMOKE_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/parcel_serve")
 REDIS_URL = os.environ.get("SMOKE_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -54,13 +58,6 @@ class SmokeFailure(Exception):
 def step(message: str) -> None:
     """Print a progress line."""
     print(f"--- {message}", flush=True)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve_environment(port: int, workdir: Path) -> dict[str, str]:

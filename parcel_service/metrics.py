@@ -12,13 +12,20 @@ hundreds.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter, Gauge, Histogram
+
+# prometheus_client opens its file in PROMETHEUS_MULTIPROC_DIR as each metric is created: a manage.py command
+# run before Gunicorn ever created the directory (migrate, first thing in a fresh container) must not fail on it.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # Business events. prometheus_client adds the ``_total`` suffix: parcels_created_total and so on.
 PARCELS_CREATED = Counter("parcels_created", "Parcels created.")

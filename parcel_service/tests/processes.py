@@ -23,15 +23,10 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from deploy.loopback import free_port  # the process tests take it from here
+
 ROOT = Path(settings.BASE_DIR)
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def free_port() -> int:
-    """An unused loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def current_database_url() -> str:
