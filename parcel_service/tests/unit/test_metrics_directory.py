@@ -16,7 +16,7 @@ def test_a_management_command_creates_a_missing_metrics_directory(tmp_path):
         "DATABASE_URL": "sqlite:///:memory:",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
     }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+    result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
