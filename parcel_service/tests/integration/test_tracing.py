@@ -3,7 +3,6 @@
 import logging
 
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -96,9 +95,18 @@ def test_a_create_is_one_trace_of_a_server_span_with_the_workflow_and_its_querie
         inserts = [s for s in finished if s.kind == SpanKind.CLIENT and s.name == "INSERT"]
         assert any(s.parent.span_id == create.context.span_id for s in inserts)
         assert all(s.attributes["db.system"] == "postgresql" for s in inserts)
-    if settings.REDIS_URL:  # the throttle's count is a Redis round trip
-        assert any(s.attributes.get("db.system") == "redis" for s in finished)
     assert_no_personal_data(finished)
+
+
+@pytest.mark.redis
+@pytest.mark.cache
+def test_the_redis_round_trips_of_a_request_are_spans_of_its_trace(customer_client, spans):
+    response = customer_client.post(LIST_URL, valid_body(recipient=RECIPIENT), format="json")
+    assert response.status_code == 201
+    finished = spans.get_finished_spans()
+    root = assert_one_trace_under_one_server_span(finished)
+    redis_spans = [s for s in finished if s.attributes.get("db.system") == "redis"]  # the throttle's count
+    assert redis_spans and all(s.context.trace_id == root.context.trace_id for s in redis_spans)
 
 
 def test_an_event_span_carries_the_parcel_and_its_status_transition(carrier_client, spans):
