@@ -133,6 +133,8 @@ READ_ENDPOINTS = (
     "carrier_list_first",
     "carrier_list_deep",
     "detail",
+    "label_warm",
+    "label_cold",
 )
 WRITE_ENDPOINTS = ("create", "add_event", "add_event_one_parcel")
 ENDPOINTS = READ_ENDPOINTS + WRITE_ENDPOINTS
@@ -591,6 +593,12 @@ class Bench:
                 for parcel_id in inputs["detail_list"]:
                     session.get(self.url(f"/api/v1/parcels/{parcel_id}/"), timeout=30)
 
+        def warm_labels() -> None:
+            with requests.Session() as session:
+                session.headers["Authorization"] = f"Bearer {shipper}"
+                for parcel_id in inputs["detail_list"]:
+                    session.get(self.url(f"/api/v1/parcels/{parcel_id}/label/"), timeout=30)
+
         specs: dict[str, dict[str, Any]] = {
             "tracking_warm": {"script": "get.lua", "path": "/api/v1/track/{item}/", "items": inputs["warm"]},
             "tracking_cold": {"script": "get.lua", "path": "/api/v1/track/{item}/", "items": inputs["cold"]},
@@ -602,6 +610,20 @@ class Bench:
                 "path": "/api/v1/parcels/{item}/",
                 "token": shipper,
                 "items": inputs["detail"],
+            },
+            # The shipper's labels, rendered once before (cached); then labels of parcels never rendered (each
+            # request renders a PDF: the carrier's in-transit parcels, read before add_event changes them).
+            "label_warm": {
+                "script": "get.lua",
+                "path": "/api/v1/parcels/{item}/label/",
+                "token": shipper,
+                "items": inputs["detail"],
+            },
+            "label_cold": {
+                "script": "get.lua",
+                "path": "/api/v1/parcels/{item}/label/",
+                "token": carrier,
+                "items": inputs["in_transit"],
             },
             "create": {"script": "post.lua", "path": "/api/v1/parcels/", "token": shipper, "body": BODY_CREATE},
             "add_event": {
@@ -636,6 +658,8 @@ class Bench:
                 warm_tracking()
             if endpoint == "detail":
                 warm_detail()
+            if endpoint == "label_warm":
+                warm_labels()
             events_before = 0
             if endpoint == "add_event_one_parcel":
                 events_before = self.contention_events(inputs["contention"])
@@ -797,6 +821,9 @@ class Bench:
             target(endpoint, ratio(endpoint) >= minimum, f"ratio {ratio(endpoint)} >= {minimum}")
         # Compared as ratios (each against its own adjacent baselines, so machine noise cancels) and one-sided:
         # the promise is that depth costs nothing, i.e. a deep page is at most 10% slower than the first.
+        target("label_warm", ratio("label_warm") >= 0.5, f"ratio {ratio('label_warm')} >= 0.5 (of health)")
+        per_worker = round(d["label_cold"]["rps"] / self.config.workers, 1)
+        target("label_cold", per_worker >= 40, f"{per_worker} labels/s per worker >= 40 (cold renders)")
         first, deep = ratio("carrier_list_first"), ratio("carrier_list_deep")
         target(
             "carrier_list_deep_vs_first",
