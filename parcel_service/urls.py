@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from .api import views
+from .api import keys, views
 
 app_name = "parcel_service"
 
@@ -18,6 +18,7 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("parcels", views.ParcelViewSet, basename="parcel")
+router.register("api-keys", keys.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     re_path(r"^auth/token/?$", views.TokenObtainView.as_view(), name="token-obtain"),

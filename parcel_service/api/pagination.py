@@ -77,3 +77,18 @@ class ParcelCursorPagination(CursorPagination):
             return super().decode_cursor(request)
         except NotFound as error:  # DRF's answer to every decoding failure
             raise _query_error(self.cursor_query_param, "Invalid cursor.") from error
+
+
+class ApiKeyCursorPagination(ParcelCursorPagination):
+    """A user's API keys in pages like the parcel list's, always newest first (``created_at``, then id)."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, str]:
+        """Always newest first: the list has no ``ordering`` parameter."""
+        return ("-created_at", "-id")
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The page schema, with this list's URL in the example links."""
+        page = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            page["properties"][link]["example"] = page["properties"][link]["example"].replace("/parcels/", "/api-keys/")
+        return page

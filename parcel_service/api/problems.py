@@ -20,6 +20,7 @@ from rest_framework.views import set_rollback
 
 from ..domain.errors import ParcelServiceError
 from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem
+from .permissions import InsufficientScope
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class QueryValidationError(drf_exceptions.ValidationError):
 _DRF_CODES: dict[type[Exception], str] = {
     drf_exceptions.NotAuthenticated: "not_authenticated",
     drf_exceptions.ParseError: "parse_error",
+    InsufficientScope: "insufficient_scope",  # before PermissionDenied, which it is too
     drf_exceptions.PermissionDenied: "permission_denied",
     drf_exceptions.NotFound: "not_found",
     drf_exceptions.MethodNotAllowed: "method_not_allowed",

@@ -21,7 +21,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework_simplejwt import serializers as simplejwt_serializers
 
 from ..domain.status_machine import ParcelStatus
-from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
+from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS, ApiKeyScope
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -269,6 +269,38 @@ class TrackingEventSerializer(serializers.Serializer):
             "occurred_at": rfc3339(instance.occurred_at),
             "recorded_at": rfc3339(instance.recorded_at),
         }
+
+
+class ApiKeyCreateSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/api-keys/``."""
+
+    name = StrictCharField(min_length=1, max_length=50, help_text="What the key is for, e.g. the integration.")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.choices),
+        min_length=1,
+        max_length=len(ApiKeyScope),
+        help_text="What the key may do, within what its user may do.",
+    )
+
+
+class ApiKeySerializer(serializers.Serializer):
+    """An API key as listed: never the key itself, which only the response to its creation carries."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    prefix = serializers.CharField(read_only=True, help_text="The key's first 8 characters: how logs name it.")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices), read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When it last authenticated a request (to the minute)."
+    )
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    """A new API key, with the key itself: shown this once, and never again."""
+
+    key = serializers.CharField(read_only=True, help_text="Send as `Authorization: Api-Key <key>`. Store it now.")
 
 
 class PublicTrackingEventSerializer(serializers.Serializer):

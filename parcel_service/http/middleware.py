@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
+from .credentials import api_key_prefix
 from .logging import request_id_var
 from .problem_details import problem, problem_response
 
@@ -55,6 +56,7 @@ class RequestIdMiddleware:
                 response["Cache-Control"] = "no-store"
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             # Only the path: query strings may hold search terms (names), bodies hold addresses.
+            prefix = api_key_prefix(request)  # which of the user's API keys, if one: its prefix, never the key
             access_logger.info(
                 "%s %s %s %.2fms",
                 request.method,
@@ -67,6 +69,7 @@ class RequestIdMiddleware:
                     "status": response.status_code,
                     "duration_ms": duration_ms,
                     "user_id": user_id,
+                    **({"api_key_prefix": prefix} if prefix else {}),
                 },
             )
             return response
