@@ -76,9 +76,9 @@ def validation_errors(detail: Any, pointer: str = "") -> Iterator[dict[str, str]
         yield {"pointer": pointer, "code": getattr(detail, "code", None) or "invalid", "detail": str(detail)}
 
 
-def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
+def _validation_problem(exc: drf_exceptions.ValidationError, pointer: str | None = None) -> dict[str, Any]:
     prefix = getattr(exc, "pointer_prefix", "")
-    errors = list(validation_errors(exc.detail, prefix))
+    errors = list(validation_errors(exc.detail, prefix if pointer is None else pointer))
     codes = {error["code"] for error in errors}
     if "unknown_field" in codes:
         code, detail = "unknown_field", "Request contains fields that are unknown or read-only."
@@ -106,6 +106,20 @@ def _api_exception_problem(exc: drf_exceptions.APIException) -> dict[str, Any]:
     elif isinstance(detail, list):
         detail = " ".join(str(item) for item in detail)
     return problem(exc.status_code, str(code), str(detail))
+
+
+def problem_for(error: ParcelServiceError | drf_exceptions.ValidationError, *, pointer: str = "") -> dict[str, Any]:
+    """The problem details of a domain or validation error, as a body part rather than a response.
+
+    For what answers inside a 200, such as one item of a batch.
+
+    Args:
+        error: A domain error, or a validation error of one part of the request body.
+        pointer: The JSON pointer of that part (e.g. ``/events/3``); validation pointers start there.
+    """
+    if isinstance(error, ParcelServiceError):
+        return problem(error.status_code, error.code, error.detail)
+    return _validation_problem(error, pointer)
 
 
 def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:

@@ -43,6 +43,16 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's ``AutoSchema``, plus each operation's API-key scope (``x-scopes``, and in its description)."""
 
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        """drf-spectacular's mapping, plus a list serializer's length limits (it maps them for list fields only)."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer):
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
+
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         """The operation, with what an API key needs to call it."""
         operation = super().get_operation(*args, **kwargs)

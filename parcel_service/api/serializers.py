@@ -20,10 +20,20 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework_simplejwt import serializers as simplejwt_serializers
 
+from ..domain.errors import InvalidTrackingNumber
 from ..domain.status_machine import ParcelStatus
+from ..domain.tracking_numbers import normalize
 from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS, ApiKeyScope
+from .schema import ProblemSerializer
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
+MAX_BATCH_EVENTS = 1000
+# A tracking number as people type it (API.md: case-insensitive, spaces ignored); the check digit is checked too.
+TRACKING_NUMBER_SCHEMA = {
+    "type": "string",
+    "maxLength": 64,
+    "pattern": "^( *[A-Za-z]){2}( *[0-9]){9}( *[A-Za-z]){2} *$",
+}
 
 
 class StrictStringMixin:
@@ -269,6 +279,88 @@ class TrackingEventSerializer(serializers.Serializer):
             "occurred_at": rfc3339(instance.occurred_at),
             "recorded_at": rfc3339(instance.recorded_at),
         }
+
+
+@extend_schema_field(TRACKING_NUMBER_SCHEMA)
+class TrackingNumberField(StrictCharField):
+    """An S10 tracking number as typed (case and spaces ignored): normalised, with its check digit verified."""
+
+    def to_internal_value(self, data: Any) -> str:
+        """Normalise, or refuse with ``invalid_tracking_number`` (the 400 public tracking answers too)."""
+        try:
+            return normalize(super().to_internal_value(data))
+        except InvalidTrackingNumber as error:
+            raise ValidationError(error.detail, code=error.code) from None
+
+
+class ItemByItemListSerializer(serializers.ListSerializer):
+    """A list whose items are validated one by one: each item's validated data, or its own ``ValidationError``.
+
+    Only the list itself — not a list, too short or long, an item that is not an object — fails the body.
+    """
+
+    default_error_messages = {"not_an_object": "Expected an object."}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        """Check the list's shape, then validate each item on its own (the child's fields are built once)."""
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data and not self.allow_empty:
+            self.fail("empty")
+        if self.min_length is not None and len(data) < self.min_length:
+            self.fail("min_length", min_length=self.min_length)
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        message = self.error_messages["not_an_object"]
+        not_objects = {index: [message] for index, item in enumerate(data) if not isinstance(item, Mapping)}
+        if not_objects:
+            raise ValidationError(not_objects, code="not_an_object")
+        results: list[Any] = []
+        for item in data:
+            try:
+                results.append(self.child.run_validation(item))
+            except ValidationError as error:
+                results.append(error)
+        return results
+
+
+class BatchEventItemSerializer(TrackingEventCreateSerializer):
+    """One item of ``POST /api/v1/events/batch/``: a tracking event and the tracking number of its parcel."""
+
+    tracking_number = TrackingNumberField(help_text="UPU S10, e.g. CP123456785NL; case-insensitive, spaces ignored.")
+
+    class Meta:
+        list_serializer_class = ItemByItemListSerializer
+
+
+class BatchEventsSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/events/batch/``: 1-1000 events, applied in list order, each on its own."""
+
+    events = BatchEventItemSerializer(many=True, min_length=1, max_length=MAX_BATCH_EVENTS, allow_empty=False)
+
+
+class BatchEventResultSerializer(serializers.Serializer):
+    """The outcome of one item of a batch: the recorded event, or the item's own problem details."""
+
+    index = serializers.IntegerField(help_text="The item's position in `events`, from 0.")
+    status = serializers.IntegerField(help_text="201 when recorded, else the status of `problem`.")
+    event = TrackingEventSerializer(required=False, help_text="When recorded.")
+    parcel_id = serializers.UUIDField(required=False, help_text="When recorded: the parcel the event belongs to.")
+    problem = ProblemSerializer(required=False, help_text="When not recorded: why (400, 404 or 409).")
+
+
+class BatchEventsSummarySerializer(serializers.Serializer):
+    """How many items of a batch were recorded and how many were not."""
+
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class BatchEventsResponseSerializer(serializers.Serializer):
+    """The answer to a batch: one result per item, in order, and a summary."""
+
+    results = BatchEventResultSerializer(many=True)
+    summary = BatchEventsSummarySerializer()
 
 
 class ApiKeyCreateSerializer(StrictSerializer):

@@ -42,6 +42,7 @@ from .pagination import ORDERINGS, ParcelCursorPagination
 from .permissions import HasRequiredScope, IsCarrierOrStaff, IsOwnerOrStaff
 from .schema import HealthSerializer, problems
 from .serializers import (
+    TRACKING_NUMBER_SCHEMA,
     CancelRequestSerializer,
     ParcelCreateSerializer,
     ParcelSerializer,
@@ -290,7 +291,7 @@ class TrackingView(APIView):
         parameters=[
             OpenApiParameter(
                 "tracking_number",
-                {"type": "string", "maxLength": 64, "pattern": "^( *[A-Za-z]){2}( *[0-9]){9}( *[A-Za-z]){2} *$"},
+                TRACKING_NUMBER_SCHEMA,
                 OpenApiParameter.PATH,
                 description="UPU S10, e.g. CP123456785NL; case-insensitive, spaces ignored. The last of the nine "
                 "digits is a check digit: a number that matches the pattern but fails the check is a 400.",

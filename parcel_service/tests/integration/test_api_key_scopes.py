@@ -20,6 +20,7 @@ EXPECTED_SCOPES = {
     ("parcel-cancel", "POST"): "parcels:write",
     ("parcel-events", "GET"): "parcels:read",
     ("parcel-events", "POST"): "events:write",
+    ("events-batch", "POST"): "events:write",
     ("api-key-list", "GET"): None,
     ("api-key-list", "POST"): None,
     ("api-key-detail", "DELETE"): None,
@@ -79,6 +80,7 @@ def test_the_schema_shows_the_api_key_scheme_and_each_operations_scope(anon_clie
                 assert f"`{operation['x-scopes'][0]}`" in operation["description"]
                 assert "403" in operation["responses"]
     assert documented[("/api/v1/parcels/{id}/events/", "POST")] == ["events:write"]
+    assert documented[("/api/v1/events/batch/", "POST")] == ["events:write"]
     assert documented[("/api/v1/parcels/", "GET")] == ["parcels:read"]
     assert documented[("/api/v1/api-keys/", "POST")] == []
     assert len(documented) == len(EXPECTED_SCOPES)
