@@ -1,15 +1,21 @@
-"""Django admin for staff: find parcels, read their timeline (status changes only through events), and issued tokens."""
+"""Django admin for staff: find parcels and read their timeline; issued tokens; list and revoke API keys.
+
+Status changes only through events; keys are issued only through the API, where the key is shown once.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework_api_key.models import APIKey
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from .models import Parcel, TrackingEvent
+from .api.services import get_api_key_service
+from .models import ApiKey, Parcel, TrackingEvent
 
 
 class TrackingEventInline(admin.TabularInline):
@@ -61,3 +67,38 @@ class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
 
 admin.site.unregister(OutstandingToken)
 admin.site.register(OutstandingToken, OutstandingTokenAdmin)
+# The library registers its own concrete key model, whose table stays empty here (keys are ApiKey).
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys: searchable by prefix, name and user; revoked with the action, never edited or deleted."""
+
+    list_display = ("prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked", "created_at")
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    fields = ("id", "prefix", "name", "user", "scopes", "created_at", "last_used_at", "expiry_date", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Keys are issued through the API: only there is the key shown (once)."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Revoke instead: the record of a key stays."""
+        return False
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        """Revoke each selected key through the service, so every worker refuses it from the next request."""
+        service = get_api_key_service()
+        revoked = 0
+        for api_key in queryset.filter(revoked=False):
+            service.revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

@@ -1,4 +1,4 @@
-"""Data layer: parcels, their tracking events and idempotency records, with the invariants the database enforces.
+"""Data layer: parcels, tracking events, idempotency records, API keys; the invariants the database enforces.
 
 Addresses are embedded columns (``sender_*``, ``recipient_*``) rather than a separate table: a parcel
 and both its addresses are one row, so reading a parcel never costs a query per address.
@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 from .domain.status_machine import ParcelStatus
 
@@ -246,3 +248,67 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} ({self.state})"
+
+
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do on its user's behalf (the user's role still decides the rest)."""
+
+    PARCELS_READ = "parcels:read", "Read parcels and their events"
+    PARCELS_WRITE = "parcels:write", "Create, edit and cancel parcels"
+    EVENTS_WRITE = "events:write", "Record tracking events"
+    WEBHOOKS_MANAGE = "webhooks:manage", "Manage webhook endpoints"
+
+
+class ApiKeyManager(BaseAPIKeyManager):
+    """Issues keys (``prefix.secret``, stored as the prefix and a SHA-512 hash) with a UUID id of their own.
+
+    The library's key model uses ``prefix.hash`` as its primary key; here the id is a UUID like every other
+    id in the API, so the hash never leaves the database in a URL or a list.
+    """
+
+    def assign_key(self, obj: AbstractAPIKey) -> str:
+        """Give ``obj`` a fresh prefix and hashed secret; return the key, which is never stored."""
+        key, prefix, hashed_key = self.key_generator.generate()
+        obj.prefix, obj.hashed_key = prefix, hashed_key
+        return key
+
+
+class ApiKey(AbstractAPIKey):
+    """A user's key for server-to-server clients: acts as its user, limited to its scopes.
+
+    The library's ``revoked`` flag (which refuses to be cleared once set) is kept; ``revoked_at`` says
+    when, and the two always agree (constraint).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # type: ignore[assignment]  # not "prefix.hash"
+    # Replaced by created_at, the name every other resource uses.
+    created = None  # type: ignore[assignment]
+    # Covered by api_key_user_created_idx (user first), so no single-column index.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", db_index=False
+    )
+    scopes = models.JSONField(default=list, help_text="A subset of the ApiKeyScope values.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Written at most once a minute per key (see parcel_service.http.api_keys), not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyManager()  # type: ignore[assignment,misc]  # the library's manager, typed narrower in its stubs
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revoked=False, revoked_at__isnull=True) | Q(revoked=True, revoked_at__isnull=False),
+                name="api_key_revoked_at_iff_revoked",
+            ),
+        ]
+        indexes = [
+            # The owner's list, newest first (cursor pagination on created_at with the id as tie-breaker).
+            models.Index(fields=["user", "-created_at", "-id"], name="api_key_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from .api import views
+from .api import batch, keys, views
 
 app_name = "parcel_service"
 
@@ -18,11 +18,13 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("parcels", views.ParcelViewSet, basename="parcel")
+router.register("api-keys", keys.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     re_path(r"^auth/token/?$", views.TokenObtainView.as_view(), name="token-obtain"),
     re_path(r"^auth/token/refresh/?$", views.TokenRefreshView.as_view(), name="token-refresh"),
     re_path(r"^track/(?P<tracking_number>[^/]+)/?$", views.TrackingView.as_view(), name="track"),
+    re_path(r"^events/batch/?$", batch.BatchEventsView.as_view(), name="events-batch"),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^health/ready/?$", views.ReadinessView.as_view(), name="health-ready"),
     *router.urls,

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     # Spent and revoked refresh tokens (rotation below); `manage.py flushexpiredtokens` purges expired rows.
     "rest_framework_simplejwt.token_blacklist",
+    # Needed for its abstract key model (the app's own concrete APIKey table stays empty; ours is ApiKey).
+    "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -219,11 +221,19 @@ CORS_EXPOSE_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After", "Idemp
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["parcel_service.http.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JWT first: its challenge (WWW-Authenticate: Bearer) is the one a 401 carries.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "parcel_service.http.authentication.JWTAuthentication",
+        "parcel_service.http.api_keys.ApiKeyAuthentication",
+    ],
+    # IsAuthenticated, and an API key's scopes on every view that does not list its own permissions.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "parcel_service.api.permissions.HasRequiredScope",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["parcel_service.http.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["parcel_service.http.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "parcel_service.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "parcel_service.api.problems.custom_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Counters live in the shared cache (Redis in production), so a limit holds across workers and pods.
@@ -231,11 +241,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "parcel_service.http.throttling.AnonRateThrottle",
         "parcel_service.http.throttling.UserRateThrottle",
+        "parcel_service.http.throttling.ApiKeyRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
         "user": env.str("THROTTLE_USER", default="1000/min"),
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
+        # Per API key, instead of the user's limit: a carrier's scanners post far more than a person.
+        "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -307,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "ReadinessStatusEnum": ["ok", "degraded", "unavailable"],
         "DependencyStatusEnum": ["ok", "unavailable"],
         "ParcelOrderingEnum": "parcel_service.api.pagination.ORDERINGS",
+        "ApiKeyScopeEnum": "parcel_service.models.ApiKeyScope",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

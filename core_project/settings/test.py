@@ -18,6 +18,7 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="100000/min"),
         "user": env.str("THROTTLE_USER", default="100000/min"),
         "auth": env.str("THROTTLE_AUTH", default="100000/min"),
+        "api_key": env.str("THROTTLE_API_KEY", default="100000/min"),
     },
 }
 

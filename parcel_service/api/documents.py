@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from opentelemetry import trace
 
+from ..domain.events_sql import timelines
 from ..domain.tracking_numbers import normalize
 from ..http.cache import VersionGuardedCache
 from ..http.renderers import dumps
@@ -68,9 +70,14 @@ class ParcelDocument(NamedTuple):
     body: bytes
 
 
+# One instance renders every parcel: building a serializer per parcel costs more than rendering it (a batch of
+# events renders a thousand).
+_PARCEL = ParcelSerializer()
+
+
 def render_parcel(parcel: Parcel) -> ParcelDocument:
     """The detail response of ``parcel`` as it is now."""
-    return ParcelDocument(owner_id=parcel.owner_id, etag=parcel.etag, body=dumps(ParcelSerializer(parcel).data))
+    return ParcelDocument(owner_id=parcel.owner_id, etag=parcel.etag, body=dumps(_PARCEL.to_representation(parcel)))
 
 
 def render_tracking(parcel: Mapping[str, Any], events: list[dict[str, Any]]) -> bytes:
@@ -86,11 +93,37 @@ def render_tracking(parcel: Mapping[str, Any], events: list[dict[str, Any]]) -> 
     )
 
 
+def read_timelines(parcel_ids: Sequence[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    """The public tracking events of many parcels, oldest first, by parcel id (as a string); one query."""
+    if connection.vendor == "postgresql":
+        rows = timelines(parcel_ids, TRACKING_EVENT_FIELDS)
+        return {
+            parcel_id: [dict(zip(TRACKING_EVENT_FIELDS, values, strict=True)) for values in events]
+            for parcel_id, events in rows.items()
+        }
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    events = TrackingEvent.objects.filter(parcel_id__in=parcel_ids).order_by("parcel_id", "sequence")
+    for parcel_id, *values in events.values_list("parcel_id", *TRACKING_EVENT_FIELDS):
+        found[str(parcel_id)].append(dict(zip(TRACKING_EVENT_FIELDS, values, strict=True)))
+    return found
+
+
+def _tracking_fields(parcel: Parcel) -> dict[str, Any]:
+    """The parcel's own fields in its public tracking document."""
+    return {
+        "tracking_number": parcel.tracking_number,
+        "status": parcel.status,
+        "estimated_delivery": parcel.estimated_delivery,
+        "updated_at": parcel.updated_at,
+    }
+
+
 class DocumentCache:
     """Read-through and write-through cache of the pre-rendered documents.
 
     Args:
-        cache: A Django cache that also has ``set_many_if_newer`` (both backends in ``http.cache``).
+        cache: A Django cache that also has ``set_many_if_newer`` and ``set_many_if_newer_batch`` (both backends
+            in ``http.cache``).
     """
 
     def __init__(self, *, cache: VersionGuardedCache) -> None:
@@ -134,12 +167,7 @@ class DocumentCache:
     def parcel_changed(self, parcel: Parcel) -> None:
         """Render ``parcel``'s detail now and write both documents through once the transaction commits."""
         parcel_document = render_parcel(parcel)
-        fields = {
-            "tracking_number": parcel.tracking_number,
-            "status": parcel.status,
-            "estimated_delivery": parcel.estimated_delivery,
-            "updated_at": parcel.updated_at,
-        }
+        fields = _tracking_fields(parcel)
 
         @_tracer.start_as_current_span("document.write_through")
         def refresh() -> None:
@@ -165,6 +193,35 @@ class DocumentCache:
                 span.set_attributes(
                     {"parcel.id": str(parcel.pk), "parcel.version": parcel.version, "document.written": written}
                 )
+
+        transaction.on_commit(refresh)
+
+    def parcels_changed(self, parcels: Sequence[Parcel]) -> None:
+        """``parcel_changed`` for many parcels (a batch of events), in one query and one cache round trip.
+
+        After the commit one query reads their timelines and one script writes every document through, each
+        guarded by its parcel's version.
+        """
+        rendered = [(parcel.pk, parcel.version, render_parcel(parcel), _tracking_fields(parcel)) for parcel in parcels]
+
+        def refresh() -> None:
+            timelines = read_timelines([parcel_id for parcel_id, *_ in rendered])
+            self.cache.set_many_if_newer_batch(
+                [
+                    (
+                        parcel_version_cache_key(parcel_id),
+                        version,
+                        {
+                            parcel_cache_key(parcel_id): parcel_document,
+                            tracking_cache_key(fields["tracking_number"]): render_tracking(
+                                fields, timelines.get(str(parcel_id), [])
+                            ),
+                        },
+                    )
+                    for parcel_id, version, parcel_document, fields in rendered
+                ],
+                DOCUMENT_CACHE_TTL_S,
+            )
 
         transaction.on_commit(refresh)
 

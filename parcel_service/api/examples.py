@@ -114,3 +114,55 @@ TRACK = [
 ]
 OBTAIN_TOKEN = [request_example("Demo customer", {"username": "alice", "password": "<the password make run printed>"})]
 REFRESH_TOKEN = [request_example("Refresh token", {"refresh": "<the refresh token from /auth/token/>"})]
+
+BATCH_EVENTS = [
+    request_example(
+        "Two scans",
+        {
+            "events": [
+                {"tracking_number": TRACKING_NUMBER, **EVENT_REQUEST},
+                {"tracking_number": "RR473124829GB", "status": "in_transit", "location": "Utrecht hub"},
+            ]
+        },
+        "A hub's scans; the second parcel is not known",
+    ),
+    response_example(
+        "One recorded, one not",
+        {
+            "results": [
+                {"index": 0, "status": 201, "event": EVENT, "parcel_id": PARCEL_ID},
+                {
+                    "index": 1,
+                    "status": 404,
+                    "problem": {
+                        "type": "about:blank",
+                        "title": "Not Found",
+                        "status": 404,
+                        "detail": "No parcel has this tracking number.",
+                        "code": "not_found",
+                        "request_id": "9f2c4e1a-7b3d-4c5e-8a6f-0d1e2f3a4b5c",
+                    },
+                },
+            ],
+            "summary": {"created": 1, "failed": 1},
+        },
+    ),
+]
+API_KEY = {
+    "id": "6f1d2c3b-4a5e-4f60-9b7a-8c9d0e1f2a3b",
+    "name": "Hub scanners",
+    "prefix": "Xk3pQ9aZ",
+    "scopes": ["events:write", "parcels:read"],
+    "created_at": "2026-12-01T09:00:00Z",
+    "last_used_at": "2026-12-01T14:02:00Z",
+    "revoked_at": None,
+}
+CREATE_API_KEY = [
+    request_example("Scanners", {"name": "Hub scanners", "scopes": ["events:write", "parcels:read"]}),
+    response_example(
+        "Created",
+        {**API_KEY, "last_used_at": None, "key": "Xk3pQ9aZ.7fG2hJ5kL8mN1pQ4rS6tU9vW2xY5zA3b"},
+        201,
+    ),
+]
+LIST_API_KEYS = [response_example("A page", API_KEY)]  # drf-spectacular wraps it in the page

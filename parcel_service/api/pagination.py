@@ -109,3 +109,18 @@ def _utc_position(text: str) -> str | None:
         return str(parsed.astimezone(UTC)) if parsed is not None and parsed.tzinfo is not None else None
     except (ValueError, OverflowError):  # a field out of range, or outside Python's years once in UTC
         return None
+
+
+class ApiKeyCursorPagination(ParcelCursorPagination):
+    """A user's API keys in pages like the parcel list's, always newest first (``created_at``, then id)."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, str]:
+        """Always newest first: the list has no ``ordering`` parameter."""
+        return ("-created_at", "-id")
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The page schema, with this list's URL in the example links."""
+        page = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            page["properties"][link]["example"] = page["properties"][link]["example"].replace("/parcels/", "/api-keys/")
+        return page

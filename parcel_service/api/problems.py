@@ -23,6 +23,7 @@ from rest_framework.views import set_rollback
 from ..domain.errors import ParcelServiceError
 from ..http.problem_details import PROBLEM_CONTENT_TYPE, RETRY_AFTER_UNAVAILABLE_S, problem, suspicious_request_problem
 from ..http.renderers import JSONRenderer
+from .permissions import InsufficientScope
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ _PROBLEM_RENDERER = JSONRenderer()
 _DRF_CODES: dict[type[Exception], str] = {
     drf_exceptions.NotAuthenticated: "not_authenticated",
     drf_exceptions.ParseError: "parse_error",
+    InsufficientScope: "insufficient_scope",  # before PermissionDenied, which it is too
     drf_exceptions.PermissionDenied: "permission_denied",
     drf_exceptions.NotFound: "not_found",
     drf_exceptions.MethodNotAllowed: "method_not_allowed",
@@ -82,10 +84,10 @@ def validation_errors(detail: Any, pointer: str = "") -> Iterator[dict[str, str]
         yield {"pointer": pointer, "code": getattr(detail, "code", None) or "invalid", "detail": str(detail)}
 
 
-def _validation_problem(exc: drf_exceptions.ValidationError) -> dict[str, Any]:
+def _validation_problem(exc: drf_exceptions.ValidationError, pointer: str | None = None) -> dict[str, Any]:
     prefix = getattr(exc, "pointer_prefix", "")
     # API.md "Bounded errors": at most MAX_ERRORS entries, flattened lazily so a huge detail is never walked whole.
-    errors = list(islice(validation_errors(exc.detail, prefix), MAX_ERRORS + 1))
+    errors = list(islice(validation_errors(exc.detail, prefix if pointer is None else pointer), MAX_ERRORS + 1))
     truncated = len(errors) > MAX_ERRORS
     del errors[MAX_ERRORS:]
     codes = {error["code"] for error in errors}
@@ -129,6 +131,20 @@ def _unsupported_media_type(request: Any) -> drf_exceptions.UnsupportedMediaType
     if not sent:
         return drf_exceptions.UnsupportedMediaType(sent, detail="No Content-Type; send application/json.")
     return drf_exceptions.UnsupportedMediaType(sent, detail=f'Unsupported media type "{sent}"; send application/json.')
+
+
+def problem_for(error: ParcelServiceError | drf_exceptions.ValidationError, *, pointer: str = "") -> dict[str, Any]:
+    """The problem details of a domain or validation error, as a body part rather than a response.
+
+    For what answers inside a 200, such as one item of a batch.
+
+    Args:
+        error: A domain error, or a validation error of one part of the request body.
+        pointer: The JSON pointer of that part (e.g. ``/events/3``); validation pointers start there.
+    """
+    if isinstance(error, ParcelServiceError):
+        return problem(error.status_code, error.code, error.detail)
+    return _validation_problem(error, pointer)
 
 
 def custom_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:

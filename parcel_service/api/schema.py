@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular import openapi
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from ..http.api_keys import ApiKeyAuthentication
 from ..http.problem_details import PROBLEM_CONTENT_TYPE
+from .permissions import required_scope
 
 
 class ProjectJWTScheme(SimpleJWTScheme):
@@ -16,6 +20,62 @@ class ProjectJWTScheme(SimpleJWTScheme):
 
     target_class = "parcel_service.http.authentication.JWTAuthentication"
     name = "jwtAuth"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Declares API-key authentication as a security scheme beside the JWT one."""
+
+    target_class = "parcel_service.http.api_keys.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        """An ``Authorization`` header whose value is ``Api-Key <key>``."""
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>` (the whole value, scheme included; the scheme is case-insensitive). "
+            "A key acts as its user, limited to its scopes: each operation names the scope it needs in "
+            "`x-scopes` (empty: API keys cannot call it); outside them the answer is 403 `insufficient_scope`.",
+        }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's ``AutoSchema``, plus each operation's API-key scope (``x-scopes``, and in its description)."""
+
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        """drf-spectacular's mapping, plus a list serializer's length limits (it maps them for list fields only)."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer):
+            # DRF 3.15's ListSerializer takes min_length and max_length; its stubs predate them.
+            min_length, max_length = getattr(field, "min_length", None), getattr(field, "max_length", None)
+            if min_length is not None:
+                schema["minItems"] = min_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
+        return schema
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """The operation, with what an API key needs to call it."""
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or not any(isinstance(a, ApiKeyAuthentication) for a in self.view.get_authenticators()):
+            return operation
+        scope = required_scope(self.view, self.method)
+        note = "API keys cannot call this operation (JWT only)."
+        if isinstance(scope, str):
+            note = f"API keys need the scope `{scope}`."
+            operation["responses"].setdefault(
+                "403",
+                {
+                    "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    "description": _DESCRIPTIONS[403],
+                },
+            )
+        else:
+            operation["security"] = [entry for entry in operation.get("security", []) if ApiKeyScheme.name not in entry]
+        operation["x-scopes"] = [scope] if isinstance(scope, str) else []
+        operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+        return operation
 
 
 class ProblemErrorSerializer(serializers.Serializer):

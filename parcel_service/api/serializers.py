@@ -28,13 +28,23 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from ..domain.errors import InvalidTrackingNumber
 from ..domain.status_machine import ParcelStatus
+from ..domain.tracking_numbers import normalize
 from ..http.authentication import REVOKED_DETAIL, issued_before_password_change
-from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS
+from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS, ApiKeyScope
 from .labels import LabelFormat
 from .problems import MAX_ERRORS
+from .schema import ProblemSerializer
 
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
+MAX_BATCH_EVENTS = 1000
+# A tracking number as people type it (API.md: case-insensitive, spaces ignored); the check digit is checked too.
+TRACKING_NUMBER_SCHEMA = {
+    "type": "string",
+    "maxLength": 64,
+    "pattern": "^( *[A-Za-z]){2}( *[0-9]){9}( *[A-Za-z]){2} *$",
+}
 
 
 class StrictStringMixin:
@@ -88,18 +98,23 @@ class StrictSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         """Refuse keys that are not writable fields, each with its own pointer, before validating the rest."""
-        if not any(isinstance(parent, StrictSerializer) for parent in _ancestors(self)):
+        if not _checked_by_an_ancestor(self):
             unknown = list(islice(unknown_fields(self, data), MAX_ERRORS + 1))
             if unknown:
                 raise ValidationError(_unknown_field_errors(unknown))
         return super().to_internal_value(data)
 
 
-def _ancestors(field: serializers.Field) -> Iterator[serializers.Field]:
+def _checked_by_an_ancestor(field: serializers.Field) -> bool:
+    """Whether an outer strict serializer already checked this one's keys (items validated one by one are not)."""
     parent = field.parent
     while parent is not None:
-        yield parent
+        if isinstance(parent, ItemByItemListSerializer):
+            return False
+        if isinstance(parent, StrictSerializer):
+            return True
         parent = parent.parent
+    return False
 
 
 def unknown_fields(field: serializers.Field, data: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -107,6 +122,8 @@ def unknown_fields(field: serializers.Field, data: Any, path: tuple[str, ...] = 
 
     Only strict serializers refuse keys; the walk still descends through others to the strict ones inside.
     """
+    if isinstance(field, ItemByItemListSerializer):
+        return  # each item is checked on its own, and its unknown fields are that item's problem
     if isinstance(field, serializers.ListSerializer):
         if isinstance(data, list) and field.child is not None:
             for index, item in enumerate(data):
@@ -327,6 +344,124 @@ class TrackingEventSerializer(serializers.Serializer):
             "occurred_at": rfc3339(instance.occurred_at),
             "recorded_at": rfc3339(instance.recorded_at),
         }
+
+
+@extend_schema_field(TRACKING_NUMBER_SCHEMA)
+class TrackingNumberField(StrictCharField):
+    """An S10 tracking number as typed (case and spaces ignored): normalised, with its check digit verified."""
+
+    def to_internal_value(self, data: Any) -> str:
+        """Normalise, or refuse with ``invalid_tracking_number`` (the 400 public tracking answers too)."""
+        try:
+            return normalize(super().to_internal_value(data))
+        except InvalidTrackingNumber as error:
+            raise ValidationError(error.detail, code=error.code) from None
+
+
+class ItemByItemListSerializer(serializers.ListSerializer):
+    """A list whose items are validated one by one: each item's validated data, or its own ``ValidationError``.
+
+    Only the list itself — not a list, too short or long, an item that is not an object — fails the body.
+    """
+
+    default_error_messages = {"not_an_object": "Expected an object."}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        """Check the list's shape, then validate each item on its own (the child's fields are built once)."""
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data and not self.allow_empty:
+            self.fail("empty")
+        # DRF 3.15's ListSerializer takes min_length and max_length; its stubs predate them.
+        min_length, max_length = getattr(self, "min_length", None), getattr(self, "max_length", None)
+        if min_length is not None and len(data) < min_length:
+            self.fail("min_length", min_length=min_length)
+        if max_length is not None and len(data) > max_length:
+            self.fail("max_length", max_length=max_length)
+        message = self.error_messages["not_an_object"]
+        not_objects = {index: [message] for index, item in enumerate(data) if not isinstance(item, Mapping)}
+        if not_objects:
+            raise ValidationError(not_objects, code="not_an_object")  # type: ignore[arg-type]  # index keys, as DRF
+        results: list[Any] = []
+        for item in data:
+            try:
+                results.append(self.child.run_validation(item))  # type: ignore[union-attr]  # many=True sets it
+            except ValidationError as error:
+                results.append(error)
+        return results
+
+
+class BatchEventItemSerializer(TrackingEventCreateSerializer):
+    """One item of ``POST /api/v1/events/batch/``: a tracking event and the tracking number of its parcel."""
+
+    tracking_number = TrackingNumberField(help_text="UPU S10, e.g. CP123456785NL; case-insensitive, spaces ignored.")
+
+    class Meta:
+        list_serializer_class = ItemByItemListSerializer
+
+
+class BatchEventsSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/events/batch/``: 1-1000 events, applied in list order, each on its own."""
+
+    events = BatchEventItemSerializer(  # type: ignore[call-arg]  # many=True: ListSerializer's arguments
+        many=True, min_length=1, max_length=MAX_BATCH_EVENTS, allow_empty=False
+    )
+
+
+class BatchEventResultSerializer(serializers.Serializer):
+    """The outcome of one item of a batch: the recorded event, or the item's own problem details."""
+
+    index = serializers.IntegerField(help_text="The item's position in `events`, from 0.")
+    status = serializers.IntegerField(help_text="201 when recorded, else the status of `problem`.")
+    event = TrackingEventSerializer(required=False, help_text="When recorded.")
+    parcel_id = serializers.UUIDField(required=False, help_text="When recorded: the parcel the event belongs to.")
+    problem = ProblemSerializer(required=False, help_text="When not recorded: why (400, 404 or 409).")
+
+
+class BatchEventsSummarySerializer(serializers.Serializer):
+    """How many items of a batch were recorded and how many were not."""
+
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class BatchEventsResponseSerializer(serializers.Serializer):
+    """The answer to a batch: one result per item, in order, and a summary."""
+
+    results = BatchEventResultSerializer(many=True)
+    summary = BatchEventsSummarySerializer()
+
+
+class ApiKeyCreateSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/api-keys/``."""
+
+    name = StrictCharField(min_length=1, max_length=50, help_text="What the key is for, e.g. the integration.")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.choices),
+        min_length=1,
+        max_length=len(ApiKeyScope),
+        help_text="What the key may do, within what its user may do.",
+    )
+
+
+class ApiKeySerializer(serializers.Serializer):
+    """An API key as listed: never the key itself, which only the response to its creation carries."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    prefix = serializers.CharField(read_only=True, help_text="The key's first 8 characters: how logs name it.")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices), read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When it last authenticated a request (to the minute)."
+    )
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    """A new API key, with the key itself: shown this once, and never again."""
+
+    key = serializers.CharField(read_only=True, help_text="Send as `Authorization: Api-Key <key>`. Store it now.")
 
 
 class PublicTrackingEventSerializer(serializers.Serializer):

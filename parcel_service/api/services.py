@@ -1,4 +1,4 @@
-"""Where views get the workflow, the document cache and the label printer: one small factory each, built once."""
+"""Where views get the workflows, the document cache and the label printer: one small factory each, built once."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone
 
+from ..domain.api_keys import ApiKeyService
 from ..domain.parcels import ParcelService
 from ..domain.tracking_numbers import TrackingNumberGenerator
+from ..http.api_keys import ApiKeyRecords
 from ..http.cache import VersionGuardedCache
 from .documents import DocumentCache
 from .labels import LabelPrinter
@@ -37,3 +39,8 @@ def get_parcel_service() -> ParcelService:
         tracking_numbers=TrackingNumberGenerator(settings.TRACKING_NUMBER_PREFIX, settings.TRACKING_NUMBER_COUNTRY),
         observer=get_documents(),
     )
+
+
+def get_api_key_service() -> ApiKeyService:
+    """The API-key workflow: the wall clock, and the authentication's key records in the default cache."""
+    return ApiKeyService(clock=timezone.now, observer=ApiKeyRecords(cache=cast(VersionGuardedCache, caches["default"])))

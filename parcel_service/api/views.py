@@ -38,7 +38,7 @@ from ..domain.status_machine import describe_transitions
 from ..domain.tracking_numbers import normalize
 from ..http import health
 from ..http.throttling import AnonRateThrottle, ScopedRateThrottle
-from ..models import Parcel, TrackingEvent
+from ..models import ApiKeyScope, Parcel, TrackingEvent
 from . import examples
 from .conditional import expected_version, not_modified
 from .documents import NOT_LOOKED_UP, tracking_cache_key
@@ -47,10 +47,11 @@ from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import idempotent
 from .labels import LabelFormat, tracking_url
 from .pagination import ORDERINGS, ParcelCursorPagination
-from .permissions import IsCarrierOrStaff, IsOwnerOrStaff
+from .permissions import HasRequiredScope, IsCarrierOrStaff, IsOwnerOrStaff
 from .problems import QueryValidationError
 from .schema import HealthSerializer, problems
 from .serializers import (
+    TRACKING_NUMBER_SCHEMA,
     CancelRequestSerializer,
     LabelQuerySerializer,
     ParcelCreateSerializer,
@@ -166,6 +167,16 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filter_backends = [StrictFilterBackend]
     filterset_class = ParcelFilter
     lookup_value_regex = UUID_PATTERN
+    required_scopes = {
+        "list": ApiKeyScope.PARCELS_READ,
+        "retrieve": ApiKeyScope.PARCELS_READ,
+        "events:GET": ApiKeyScope.PARCELS_READ,
+        "create": ApiKeyScope.PARCELS_WRITE,
+        "partial_update": ApiKeyScope.PARCELS_WRITE,
+        "cancel": ApiKeyScope.PARCELS_WRITE,
+        "events:POST": ApiKeyScope.EVENTS_WRITE,
+        "label": ApiKeyScope.PARCELS_READ,
+    }
 
     def get_queryset(self) -> QuerySet[Parcel]:
         """Only the parcels the caller may see."""
@@ -175,13 +186,13 @@ class ParcelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         """Reads need a login; edits need ownership (or staff); recording events needs the carrier role.
 
         Role checks run before the parcel is looked up, so a customer posting an event learns nothing
-        about which ids exist.
+        about which ids exist. An API key also needs the operation's scope (``required_scopes``).
         """
         if self.action in ("partial_update", "cancel"):
-            return [IsAuthenticated(), IsOwnerOrStaff()]
+            return [IsAuthenticated(), HasRequiredScope(), IsOwnerOrStaff()]
         if self.action == "events" and self.request.method == "POST":
-            return [IsAuthenticated(), IsCarrierOrStaff()]
-        return [IsAuthenticated()]
+            return [IsAuthenticated(), HasRequiredScope(), IsCarrierOrStaff()]
+        return [IsAuthenticated(), HasRequiredScope()]
 
     def retrieve(self, request: Request, pk: str) -> HttpResponse:  # type: ignore[override]  # pre-rendered bytes
         """Return the parcel, pre-rendered (from the cache when warm), with its ETag; 304 if unchanged."""
@@ -362,7 +373,7 @@ class TrackingView(APIView):
         parameters=[
             OpenApiParameter(
                 "tracking_number",
-                {"type": "string", "maxLength": 64, "pattern": "^( *[A-Za-z]){2}( *[0-9]){9}( *[A-Za-z]){2} *$"},
+                TRACKING_NUMBER_SCHEMA,
                 OpenApiParameter.PATH,
                 description="UPU S10, e.g. CP123456785NL; case-insensitive, spaces ignored. The last of the nine "
                 "digits is a check digit: a number that matches the pattern but fails the check is a 400.",

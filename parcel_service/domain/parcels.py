@@ -1,4 +1,4 @@
-"""The parcel workflow: create, edit and cancel parcels, record tracking events.
+"""The parcel workflow: create, edit and cancel parcels, record tracking events (one, or a carrier's batch).
 
 ``ParcelService`` is built with its collaborators (clock, tracking-number generator, and whatever must
 hear about a change, such as the document cache) so unit tests inject fakes. Every write is atomic;
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,8 +23,8 @@ from opentelemetry import trace
 
 from ..metrics import PARCELS_CREATED, TRACKING_EVENTS
 from ..models import ADDRESS_FIELDS, Parcel, TrackingEvent
-from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, PreconditionFailed
-from .events_sql import record_event_in_one_statement
+from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, ParcelServiceError, PreconditionFailed
+from .events_sql import record_event_in_one_statement, record_events_set_wise
 from .status_machine import ParcelStatus, can_transition
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,30 @@ class ParcelObserver(Protocol):
 
     def parcel_changed(self, parcel: Parcel) -> None:
         """``parcel`` (its new state, version bumped) is being changed by the current transaction."""
+
+    def parcels_changed(self, parcels: Sequence[Parcel]) -> None:
+        """``parcel_changed`` for several parcels changed by one transaction (each listed once, as it ends up)."""
+
+
+def check_event_status(new: str) -> None:
+    """Refuse a status no tracking event may carry.
+
+    Raises:
+        InvalidTransition: ``new`` is ``cancelled``: cancelling is the sender's act (API.md), through ``cancel``.
+    """
+    if new == ParcelStatus.CANCELLED:
+        raise InvalidTransition("Only the sender can cancel a parcel (POST /cancel/), not a tracking event.")
+
+
+def check_transition(current: str, new: str) -> None:
+    """Refuse a tracking event with status ``new`` on a parcel in ``current``: the one rule every event path applies.
+
+    Raises:
+        InvalidTransition: ``check_event_status`` refuses ``new``, or the status machine does not allow it.
+    """
+    check_event_status(new)
+    if not can_transition(current, new):
+        raise InvalidTransition.between(current, new)
 
 
 def parcel_columns(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,9 +219,8 @@ class ParcelService:
             InvalidTransition: The status machine does not allow ``data["status"]`` after the current status.
         """
         _describe_span(id=str(parcel_id), **{"status.to": data["status"]})
-        if data["status"] == ParcelStatus.CANCELLED:
-            # Cancelling is the sender's act (API.md): only ``cancel`` reaches it, whoever posts the event.
-            raise InvalidTransition("Only the sender can cancel a parcel (POST /cancel/), not a tracking event.")
+        # Before the one statement, whose status condition would let a pending parcel be cancelled.
+        check_event_status(data["status"])
         if connection.vendor == "postgresql":
             recorded = self._record_event_in_one_statement(parcel_id=parcel_id, visible=visible, actor=actor, data=data)
             if recorded is not None:
@@ -209,8 +232,7 @@ class ParcelService:
             locked = self._lock(parcel_id, visible=visible)
             # Known on this path only: the one statement returns the parcel as it became.
             _describe_span(**{"status.from": locked.status})
-            if not can_transition(locked.status, new_status):
-                raise InvalidTransition.between(locked.status, new_status)
+            check_transition(locked.status, new_status)
             event = self._new_event(locked.pk, actor, data, now=self._bump(locked))
             event.parcel, event.sequence = locked, locked.version
             event.save(force_insert=True)
@@ -223,6 +245,67 @@ class ParcelService:
             self.observer.parcel_changed(locked)
             transaction.on_commit(TRACKING_EVENTS.labels(new_status).inc)
         return event
+
+    def record_events(
+        self, *, items: Sequence[Mapping[str, Any]], visible: QuerySet[Parcel], actor: Any
+    ) -> list[TrackingEvent | ParcelServiceError]:
+        """Record a carrier's batch of tracking events, each on its own, in list order, in one transaction.
+
+        Each item is what ``record_event`` takes plus the parcel's canonical ``tracking_number``. The
+        parcels are found and locked in one query, in id order, so two batches over the same parcels wait
+        for each other instead of deadlocking; the status machine then runs here item by item (a second
+        item for a parcel follows the first), and the applied events are written set-wise. An item that
+        is refused is simply not applied; the others are.
+
+        Returns:
+            Per item, in order: the recorded event (with ``parcel`` set), or why it was refused
+            (``ParcelNotFound``: no such parcel among ``visible``; ``InvalidTransition``).
+        """
+        outcomes: list[TrackingEvent | ParcelServiceError] = []
+        if not items:
+            return outcomes
+        with transaction.atomic():
+            locked = visible.filter(tracking_number__in={item["tracking_number"] for item in items})
+            parcels = {parcel.tracking_number: parcel for parcel in locked.order_by("pk").select_for_update()}
+            changed: dict[uuid.UUID, Parcel] = {}
+            events: list[TrackingEvent] = []
+            for data in items:
+                parcel = parcels.get(data["tracking_number"])
+                if parcel is None:
+                    outcomes.append(ParcelNotFound("No parcel has this tracking number."))
+                    continue
+                try:
+                    check_transition(parcel.status, data["status"])
+                except InvalidTransition as refusal:
+                    outcomes.append(refusal)
+                    continue
+                event = self._new_event(parcel.pk, actor, data)
+                parcel.version += 1
+                parcel.status = data["status"]
+                if "estimated_delivery" in data:
+                    parcel.estimated_delivery = data["estimated_delivery"]
+                event.parcel, event.sequence = parcel, parcel.version
+                events.append(event)
+                changed[parcel.pk] = parcel
+                outcomes.append(event)
+            if events:
+                self._write_events(list(changed.values()), events)
+                self.observer.parcels_changed(list(changed.values()))
+        return outcomes
+
+    def _write_events(self, parcels: list[Parcel], events: list[TrackingEvent]) -> None:
+        """Store the locked ``parcels``' new state and their new ``events``; stamp both with the time recorded."""
+        if connection.vendor == "postgresql":
+            record_events_set_wise(parcels=parcels, events=events)
+            return
+        now = self.clock()
+        for parcel in parcels:
+            parcel.updated_at = max(now, parcel.updated_at)
+        for event in events:
+            event.recorded_at = event.parcel.updated_at
+            event.occurred_at = event.occurred_at or event.recorded_at
+        Parcel.objects.bulk_update(parcels, ["status", "version", "estimated_delivery", "updated_at"])
+        TrackingEvent.objects.bulk_create(events)
 
     def _record_event_in_one_statement(
         self, *, parcel_id: uuid.UUID | str, visible: QuerySet[Parcel], actor: Any, data: Mapping[str, Any]

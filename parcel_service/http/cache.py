@@ -7,8 +7,10 @@ small per-process circuit breaker: the first connection failure opens it for ``C
 seconds, during which every operation fails fast (a miss), and one warning line is logged per
 outage rather than per request.
 
-Both backends here also offer ``set_many_if_newer``: a write-through that a slower writer of an older
-version cannot overwrite (atomic in Redis with one Lua script; under a lock in local memory).
+Both backends here also offer ``set_many_if_newer`` (and ``set_many_if_newer_batch``, many of them in one
+round trip): a write-through that a slower writer of an older version cannot overwrite (atomic in Redis with
+one Lua script; under a lock in local memory); and ``get_many_add_count``: reads, a marker and a throttle count
+in one round trip.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
@@ -34,19 +36,31 @@ logger = logging.getLogger(__name__)
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
 T = TypeVar("T")
 
-# KEYS[1] holds the version the entries describe; KEYS[2..] get ARGV[3..]. Nothing is written unless the
-# version is newer than the stored one (a missing or expired version counts as older than any).
+# ARGV[1] is the expiry (ms); then one group after another. A group is KEYS: the key holding the version its
+# entries describe, then the entries' keys; ARGV: the version, the number of entries n, then the n values.
+# A group is written only if its version is newer than the stored one (a missing or expired version counts
+# as older than any). Returns how many groups were written.
 _SET_MANY_IF_NEWER_LUA = """
-local stored = tonumber(redis.call('GET', KEYS[1]))
-if stored and stored >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2]) end
-return 1
+local ttl, k, a, written = ARGV[1], 1, 2, 0
+while k <= #KEYS do
+  local version, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local stored = tonumber(redis.call('GET', KEYS[k]))
+  if not stored or stored < version then
+    redis.call('SET', KEYS[k], ARGV[a], 'PX', ttl)
+    for i = 1, n do redis.call('SET', KEYS[k + i], ARGV[a + 1 + i], 'PX', ttl) end
+    written = written + 1
+  end
+  k, a = k + n + 1, a + n + 2
+end
+return written
 """
+
+# One cache write-through: the key holding the version, the version, and the entries that describe it.
+VersionedWrite = tuple[str, int, Mapping[str, Any]]
 
 
 class VersionGuardedCache(Protocol):
-    """What the document cache needs of a backend: both backends here provide ``set_many_if_newer``."""
+    """What the document cache and the API-key records need of a backend: both backends here provide it."""
 
     def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
         """Django's ``cache.get``."""
@@ -57,8 +71,25 @@ class VersionGuardedCache(Protocol):
     def delete(self, key: str, version: int | None = None) -> bool:
         """Django's ``cache.delete``."""
 
+    def set(self, key: str, value: Any, timeout: Any = ..., version: int | None = None) -> Any:
+        """Django's ``cache.set``."""
+
+    def delete_many(self, keys: Any, version: int | None = None) -> Any:
+        """Django's ``cache.delete_many``."""
+
+    def decr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        """Django's ``cache.decr``."""
+
     def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
         """Write ``data`` unless a version at least as new is stored."""
+
+    def set_many_if_newer_batch(self, writes: Sequence[VersionedWrite], timeout_s: int) -> int:
+        """``set_many_if_newer`` for many groups in one round trip."""
+
+    def get_many_add_count(
+        self, keys: Sequence[str], add_key: str, add_timeout_s: int, count_key: str | None = None, window_s: int = 0
+    ) -> tuple[list[Any], bool, tuple[int, float] | None] | None:
+        """Read ``keys``, ``add`` a marker and count a hit, in one round trip."""
 
 
 class CircuitOpen(RedisConnectionError):
@@ -207,15 +238,74 @@ class ResilientRedisCache(RedisCache):
         Returns:
             True if written; False if a newer version was already there or Redis is unavailable.
         """
-        keys = [self.make_and_validate_key(version_key), *(self.make_and_validate_key(key) for key in data)]
+        return self.set_many_if_newer_batch([(version_key, version, data)], timeout_s) == 1
 
-        def write(client: Any, redis: Any) -> bool:
+    def set_many_if_newer_batch(self, writes: Sequence[VersionedWrite], timeout_s: int) -> int:
+        """``set_many_if_newer`` for many versioned groups in one round trip (one script call).
+
+        Args:
+            writes: ``(version_key, version, data)`` per group; each group is written or skipped on its own.
+            timeout_s: Expiry of every version and entry.
+
+        Returns:
+            How many groups were written (0 while Redis is unavailable).
+        """
+        if not writes:
+            return 0
+
+        def write(client: Any, redis: Any) -> int:
             if self._set_many_if_newer is None:
                 self._set_many_if_newer = redis.register_script(_SET_MANY_IF_NEWER_LUA)
-            values = [client.encode(value) for value in data.values()]
-            return bool(self._set_many_if_newer(keys=keys, args=[version, timeout_s * 1000, *values], client=redis))
+            keys: list[str] = []
+            args: list[Any] = [timeout_s * 1000]
+            # make_key, not make_and_validate_key: these are the documents' own keys, and checking each
+            # character of thousands of them in Python costs more than the round trip.
+            for version_key, version, data in writes:
+                keys += [self.make_key(version_key), *(self.make_key(k) for k in data)]
+                args += [version, len(data), *(client.encode(value) for value in data.values())]
+            return int(self._set_many_if_newer(keys=keys, args=args, client=redis))
 
-        return self._direct(write, failed=False)
+        return self._direct(write, failed=0)
+
+    def get_many_add_count(
+        self, keys: Sequence[str], add_key: str, add_timeout_s: int, count_key: str | None = None, window_s: int = 0
+    ) -> tuple[list[Any], bool, tuple[int, float] | None] | None:
+        """Read ``keys``, ``add`` a marker and count a hit, in one pipelined round trip.
+
+        Args:
+            keys: Cache keys to read.
+            add_key: A marker to set (to ``1``) only if it is absent, expiring after ``add_timeout_s``.
+            add_timeout_s: The marker's expiry.
+            count_key: A counter to count one hit on in a window its first hit opens (as ``count_in_window``),
+                or None.
+            window_s: That window's length in seconds.
+
+        Returns:
+            ``(the values of keys, None where missing; whether the marker was added; (count, seconds left in
+            the window) or None)``, or None while Redis is unavailable.
+        """
+        full_keys = [self.make_and_validate_key(key) for key in keys]
+        full_add_key = self.make_and_validate_key(add_key)
+        full_count_key = None if count_key is None else self.make_and_validate_key(count_key)
+
+        def read(client: Any, redis: Any) -> tuple[list[Any], bool, tuple[int, float] | None]:
+            pipe = redis.pipeline(transaction=False)
+            for key in full_keys:
+                pipe.get(key)
+            pipe.set(full_add_key, 1, ex=add_timeout_s, nx=True)
+            if full_count_key is not None:
+                pipe.set(full_count_key, 0, ex=window_s, nx=True)
+                pipe.incr(full_count_key)
+                pipe.pttl(full_count_key)
+            replies = pipe.execute()
+            values = [None if value is None else client.decode(value) for value in replies[: len(keys)]]
+            counted = None
+            if full_count_key is not None:
+                _, hits, ttl_ms = replies[-3:]
+                counted = int(hits), max(ttl_ms, 0) / 1000
+            return values, bool(replies[len(keys)]), counted
+
+        return self._direct(read, failed=None)
 
     def ping(self) -> bool:
         """Ask Redis itself, bypassing the breaker (readiness must report the truth, not a cached verdict).
@@ -236,9 +326,29 @@ class LocalMemoryCache(LocMemCache):
 
     def set_many_if_newer(self, version_key: str, version: int, data: Mapping[str, Any], timeout_s: int) -> bool:
         """``ResilientRedisCache.set_many_if_newer`` for one process: writers take turns under a lock."""
+        return self.set_many_if_newer_batch([(version_key, version, data)], timeout_s) == 1
+
+    def set_many_if_newer_batch(self, writes: Sequence[VersionedWrite], timeout_s: int) -> int:
+        """``ResilientRedisCache.set_many_if_newer_batch`` for one process."""
+        written = 0
         with self._write_lock:
-            stored = self.get(version_key)
-            if stored is not None and stored >= version:
-                return False
-            self.set_many({version_key: version, **data}, timeout_s)
-            return True
+            for version_key, version, data in writes:
+                stored = self.get(version_key)
+                if stored is None or stored < version:
+                    self.set_many({version_key: version, **data}, timeout_s)
+                    written += 1
+        return written
+
+    def get_many_add_count(
+        self, keys: Sequence[str], add_key: str, add_timeout_s: int, count_key: str | None = None, window_s: int = 0
+    ) -> tuple[list[Any], bool, tuple[int, float] | None]:
+        """``ResilientRedisCache.get_many_add_count`` for one process."""
+        counted = None
+        if count_key is not None:
+            self.add(count_key, 0, window_s)
+            try:
+                counted = self.incr(count_key), float(window_s)
+            except ValueError:  # the window closed between add() and incr(): this hit opens a new one
+                self.set(count_key, 1, window_s)
+                counted = 1, float(window_s)
+        return [self.get(key) for key in keys], self.add(add_key, 1, add_timeout_s), counted

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.request import split_domain_port
 from django.utils.functional import empty
 
+from .credentials import api_key_prefix
 from .logging import request_id_var, trace_fields
 from .problem_details import body_too_large_problem, problem, problem_response
 
@@ -57,6 +58,7 @@ class RequestIdMiddleware:
                 response["Cache-Control"] = "no-store"
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             # Only the path: query strings may hold search terms (names), bodies hold addresses.
+            prefix = api_key_prefix(request)  # which of the user's API keys, if one: its prefix, never the key
             access_logger.info(
                 "%s %s %s %.2fms",
                 request.method,
@@ -71,6 +73,7 @@ class RequestIdMiddleware:
                     "user_id": user_id,
                     # The request's span (parcel_service.http.tracing), which ended inside this middleware.
                     **(trace_fields(request.span_context) if hasattr(request, "span_context") else {}),
+                    **({"api_key_prefix": prefix} if prefix else {}),
                 },
             )
             return response

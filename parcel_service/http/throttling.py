@@ -21,6 +21,7 @@ from rest_framework import throttling
 from rest_framework.request import Request
 
 from ..metrics import THROTTLED_REQUESTS
+from .credentials import ApiKeyCredentials, api_key_prefix
 
 
 def client_ip(request: HttpRequest | Request) -> str | None:
@@ -104,7 +105,13 @@ class AnonRateThrottle(CounterThrottleMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(CounterThrottleMixin, throttling.UserRateThrottle):
-    """Authenticated users, per user id (anonymous ones per IP): scope ``user``."""
+    """Authenticated users, per user id (anonymous ones per IP): scope ``user``. API keys have their own."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        """Per user, unless an API key authenticated the request (``ApiKeyRateThrottle`` counts it)."""
+        if api_key_prefix(request) is not None:
+            return None
+        return super().get_cache_key(request, view)
 
 
 class ScopedRateThrottle(CounterThrottleMixin, throttling.ScopedRateThrottle):
@@ -121,3 +128,36 @@ class ScopedRateThrottle(CounterThrottleMixin, throttling.ScopedRateThrottle):
             return True
         self.num_requests, self.duration = num_requests, duration
         return super().allow_request(request, view)
+
+
+class ApiKeyRateThrottle(CounterThrottleMixin, throttling.SimpleRateThrottle):
+    """Requests authenticated by an API key, per key (its prefix): scope ``api_key`` (``THROTTLE_API_KEY``).
+
+    The API-key authentication counts the request in its own Redis round trip (``counter``); this throttle
+    then only compares. Other requests are not counted here.
+    """
+
+    scope = "api_key"
+
+    @classmethod
+    def counter(cls, prefix: str) -> tuple[str, int, int] | None:
+        """``(cache key, window seconds, limit)`` of the key with ``prefix``, or None when no rate is set."""
+        throttle = cls()
+        if throttle.rate is None:
+            return None
+        return throttle.cache_format % {"scope": cls.scope, "ident": prefix}, throttle.duration, throttle.num_requests
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        """The key's prefix; None (not counted here) for every other request."""
+        prefix = api_key_prefix(request)
+        if prefix is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": prefix}
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        """Compare the count the authentication took; count here only if it took none."""
+        auth = getattr(request, "auth", None)
+        if self.rate is None or not isinstance(auth, ApiKeyCredentials) or auth.throttle_count is None:
+            return super().allow_request(request, view)
+        count, self._remaining = auth.throttle_count
+        return count <= self.num_requests

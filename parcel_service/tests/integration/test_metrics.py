@@ -71,7 +71,8 @@ def test_an_idempotent_replay_is_counted(customer_client):
 
 @pytest.mark.cache  # throttle counters live in the cache
 def test_throttled_requests_are_counted_by_scope(anon_client, customer_client, monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "3/min", "auth": "2/min"})
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "anon": "2/min", "user": "3/min", "auth": "2/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
     parcel = ParcelFactory()
     scopes = [("parcel_throttled_requests_total", {"scope": s}) for s in ("anon", "user")]
     with Moved(*scopes) as moved:

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tight_rates(monkeypatch):
     # DRF reads the rates once, at import: patch the class attribute it consults.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "4/min", "auth": "2/min"})
+    rates = {"anon": "3/min", "user": "4/min", "auth": "2/min", "api_key": "5/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
 
 
 @pytest.mark.cache  # throttle counters live in the cache
