@@ -822,8 +822,10 @@ class Bench:
         # Compared as ratios (each against its own adjacent baselines, so machine noise cancels) and one-sided:
         # the promise is that depth costs nothing, i.e. a deep page is at most 10% slower than the first.
         target("label_warm", ratio("label_warm") >= 0.5, f"ratio {ratio('label_warm')} >= 0.5 (of health)")
-        per_worker = round(d["label_cold"]["rps"] / self.config.workers, 1)
-        target("label_cold", per_worker >= 40, f"{per_worker} labels/s per worker >= 40 (cold renders)")
+        # A sync worker renders on one core at a time: with more workers than cores, the cores are the limit.
+        busy = min(self.config.workers, len(os.sched_getaffinity(0)))
+        per_worker = round(d["label_cold"]["rps"] / busy, 1)
+        target("label_cold", per_worker >= 40, f"{per_worker} labels/s per busy worker (one core) >= 40, cold renders")
         first, deep = ratio("carrier_list_first"), ratio("carrier_list_deep")
         target(
             "carrier_list_deep_vs_first",
