@@ -139,6 +139,7 @@ def test_staff_list_only_their_own_keys(customer, staff, staff_client):
     assert [item["name"] for item in staff_client.get(KEYS_URL).json()["results"]] == ["staff's"]
 
 
+@pytest.mark.cache  # asserts what the shared cache holds
 @commits
 def test_a_late_cache_write_cannot_bring_a_revoked_key_back(customer):
     # A request that read the key from the database just before the revocation committed, and stores what it
@@ -309,6 +310,7 @@ def test_jwt_requests_are_not_limited_by_scopes(customer, customer_client):
 # Cost, usage, throttling, logs
 
 
+@pytest.mark.cache  # asserts what the shared cache saves
 def test_a_warm_detail_read_with_a_key_costs_no_query(customer, django_assert_num_queries):
     parcel = ParcelFactory(owner=customer)
     _, key = issue_api_key(customer, "parcels:read")
@@ -318,6 +320,7 @@ def test_a_warm_detail_read_with_a_key_costs_no_query(customer, django_assert_nu
         assert client.get(parcel_url(parcel)).status_code == 200
 
 
+@pytest.mark.cache  # asserts what the shared cache saves
 def test_last_used_at_is_written_at_most_once_a_minute(customer, django_assert_num_queries):
     api_key, key = issue_api_key(customer, "parcels:read")
     client = api_key_client(key)
@@ -331,6 +334,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(customer, django_assert_n
     assert ApiKey.objects.get(pk=api_key.pk).last_used_at is None  # within the minute: not written again
 
 
+@pytest.mark.cache  # asserts what the shared cache saves
 def test_a_wrong_secret_does_not_hold_back_last_used_at(customer):
     # Someone who knows only the prefix (it is in logs) sends forged keys; the real key still records its use.
     api_key, key = issue_api_key(customer, "parcels:read")
