@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -127,3 +128,25 @@ SAMPLE_CONTENT = LabelContent(
     reference="ORDER-4711",
     dimensions_mm=(300, 200, 150),
 )
+
+
+def wrap_lines(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Break ``text`` into lines ``measure`` finds no wider than ``width``: between words, or inside a word too long."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if measure(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for character in word:  # a word wider than the line, or text without spaces (Chinese, Japanese)
+            if line and measure(line + character) > width:
+                lines.append(line)
+                line = ""
+            line += character
+    if line:
+        lines.append(line)
+    return lines

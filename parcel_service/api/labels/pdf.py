@@ -18,7 +18,7 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import inch, mm
 from reportlab.pdfgen.canvas import Canvas
 
-from .content import LabelAddress, LabelContent
+from .content import LabelAddress, LabelContent, wrap_lines
 from .fonts import FontChain, LabelFonts
 from .qr import qr_modules
 
@@ -57,25 +57,8 @@ def snap(value: float) -> float:
 
 
 def wrap(chain: FontChain, text: str, size: float, width: float) -> list[str]:
-    """Break ``text`` into lines no wider than ``width``: between words, or inside a word too long for a line."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if chain.width(candidate, size) <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        line = ""
-        for character in word:  # a word wider than the line, or text without spaces (Chinese, Japanese)
-            if line and chain.width(line + character, size) > width:
-                lines.append(line)
-                line = ""
-            line += character
-    if line:
-        lines.append(line)
-    return lines
+    """Break ``text`` into lines no wider than ``width`` in ``chain`` at ``size``."""
+    return wrap_lines(text, width, lambda line: chain.width(line, size))
 
 
 def fit(

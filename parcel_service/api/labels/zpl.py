@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .content import LabelAddress, LabelContent
+from .content import LabelAddress, LabelContent, wrap_lines
 from .qr import qr_version
 
 WIDTH, HEIGHT = 812, 1218
@@ -41,23 +41,7 @@ def text_width(text: str, height: int) -> float:
 
 def wrap(text: str, height: int, max_lines: int, width: int = TEXT_WIDTH) -> list[str]:
     """``text`` in lines no wider than ``width`` at ``height``, cut with "..." after ``max_lines`` lines."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if text_width(candidate, height) <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        line = ""
-        for character in word:  # a word wider than the line, or text without spaces (Chinese, Japanese)
-            if line and text_width(line + character, height) > width:
-                lines.append(line)
-                line = ""
-            line += character
-    if line:
-        lines.append(line)
+    lines = wrap_lines(text, width, lambda line: text_width(line, height))
     if len(lines) > max_lines:
         lines = lines[:max_lines]
         last = lines[-1]
