@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -21,15 +21,9 @@ from .problems import problem_for
 from .schema import problems
 from .serializers import BatchEventsResponseSerializer, BatchEventsSerializer, TrackingEventSerializer
 from .services import get_parcel_service
-from .views import IDEMPOTENCY_PARAMETER
+from .views import IDEMPOTENCY_PARAMETER, replayed_header
 
-REPLAYED_HEADER = OpenApiParameter(
-    "Idempotent-Replayed",
-    {"type": "string", "enum": ["true"]},
-    OpenApiParameter.HEADER,
-    response=[200],
-    description="Present on a replay: the stored answer to an earlier request with the same Idempotency-Key.",
-)
+REPLAYED_HEADER = replayed_header(200)
 
 
 # One instance renders every event of a batch: building a serializer per item costs more than rendering it.

@@ -88,13 +88,20 @@ IF_NONE_MATCH_PARAMETER = OpenApiParameter(
 LOCATION_HEADER = OpenApiParameter(
     "Location", str, OpenApiParameter.HEADER, response=[201], description="The new parcel's URL."
 )
-REPLAYED_HEADER = OpenApiParameter(
-    "Idempotent-Replayed",
-    {"type": "string", "enum": ["true"]},
-    OpenApiParameter.HEADER,
-    response=[201],
-    description="Present on a replay: the stored answer to an earlier request with the same Idempotency-Key.",
-)
+
+
+def replayed_header(status: int) -> OpenApiParameter:
+    """The ``Idempotent-Replayed`` response header, documented on ``status`` (the idempotent operation's success)."""
+    return OpenApiParameter(
+        "Idempotent-Replayed",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=[status],
+        description="Present on a replay: the stored answer to an earlier request with the same Idempotency-Key.",
+    )
+
+
+REPLAYED_HEADER = replayed_header(201)
 
 
 def etag_header(*statuses: int) -> OpenApiParameter:
