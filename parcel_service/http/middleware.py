@@ -105,8 +105,24 @@ class BodySizeLimitMiddleware:
         except ValueError:
             return problem_response(problem(400, "bad_request", "Content-Length is not a number."))
         if self.limit is not None and length > self.limit:
+            self._discard_body(request, length)
             return problem_response(body_too_large_problem())
         return self.get_response(request)
+
+    def _discard_body(self, request: HttpRequest, length: int) -> None:
+        """Read and drop a refused body of a size a proxy in front lets through (up to 4x the limit).
+
+        A proxy that buffered the body (nginx's ``client_max_body_size`` is above the application's limit so
+        that the application's answer stands) may still be writing it when the 413 comes; closing with unread
+        bytes resets the connection, and the proxy then answers 502 instead of passing the 413 on.
+        """
+        remaining = min(length, 4 * self.limit) if self.limit is not None else 0
+        stream = request.META.get("wsgi.input")
+        while stream is not None and remaining > 0:
+            chunk = stream.read(min(remaining, 64 * 1024))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
 
 class HttpsRequiredMiddleware:

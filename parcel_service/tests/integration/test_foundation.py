@@ -317,3 +317,15 @@ def test_prod_refuses_to_start_without_a_required_variable_and_names_it(missing)
 def test_prod_settings_pass_the_deploy_check():
     result = _prod_check({})
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("size", "left_unread"), [(2000, 0), (5000, 1000)])
+def test_a_refused_body_is_read_up_to_four_times_the_limit(settings, rf, size, left_unread):
+    """A proxy still writing the body when the 413 comes would see a reset (and answer 502) if it went unread."""
+    from parcel_service.http.middleware import BodySizeLimitMiddleware
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    request = rf.post("/api/v1/parcels/", b"x" * size, content_type="application/json")
+    middleware = BodySizeLimitMiddleware(lambda request: pytest.fail("a refused body reached the view"))
+    assert middleware(request).status_code == 413
+    assert len(request.META["wsgi.input"].read()) == left_unread
