@@ -55,6 +55,18 @@ CACHE_BREAKER_OPEN = Gauge(
     multiprocess_mode="livemax",
 )
 
+# Webhooks, counted by the Celery worker that made the attempt (each worker serves its own /metrics).
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_delivery_attempts",
+    "Webhook delivery attempts, by outcome: succeeded, retrying (failed, another attempt scheduled), failed (no more).",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_DURATION = Histogram(
+    "webhook_attempt_duration_seconds",
+    "Time from connecting to a webhook endpoint to its answer (or the timeout), in seconds.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
 DB_QUERIES = Counter("parcel_db_queries", "SQL statements sent to the database (executemany counts once).")
 # From well under a millisecond (a primary-key read on loopback) to the 5 s statement_timeout.
 DB_QUERY_DURATION = Histogram(

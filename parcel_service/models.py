@@ -312,3 +312,94 @@ class ApiKey(AbstractAPIKey):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+
+class WebhookEventType(models.TextChoices):
+    """What a webhook endpoint can subscribe to (``webhook.test`` is sent on request, to any endpoint)."""
+
+    PARCEL_CREATED = "parcel.created"
+    PARCEL_UPDATED = "parcel.updated"
+    PARCEL_STATUS_CHANGED = "parcel.status_changed"
+
+
+WEBHOOK_TEST = "webhook.test"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL a customer (their own parcels) or staff (every parcel) receives signed change messages at.
+
+    The secret signs messages, so it is kept as is (an HMAC key cannot be hashed); it leaves the service
+    only in the answers to a create and a rotation. A rotated-out secret keeps signing beside the new one
+    until ``previous_secret_expires_at``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Covered by webhook_endpoint_owner_created_idx (owner first), so no single-column index.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints", db_index=False
+    )
+    url = models.CharField(max_length=2048)
+    events = models.JSONField(help_text="A non-empty subset of the WebhookEventType values.")
+    description = models.CharField(max_length=200, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True, default="")
+    secret = models.CharField(max_length=64)
+    previous_secret = models.CharField(max_length=64, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the current run of failed attempts began (None after a success): disabling counts from it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="webhook_endpoint_owner_idx")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One message to one endpoint: the transactional outbox row and its delivery log in one.
+
+    Written in the transaction of the change it reports, so it exists exactly when the change committed.
+    ``snapshot`` holds the parcel (and event) rows as the change left them; the message body is rendered from
+    it, the same on every attempt. ``next_attempt_at`` is when it is due (None once it succeeded or failed
+    for good): retries wait here, in the database, not in the broker.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Covered by webhook_delivery_endpoint_idx (endpoint first), so no single-column index.
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    event_type = models.CharField(max_length=32)
+    # Not a foreign key: parcels are never deleted, and the outbox insert is on the hottest write path.
+    parcel_id = models.UUIDField(null=True, blank=True)
+    snapshot = models.JSONField(help_text="The rows the message describes, as the change left them.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While an attempt is in flight: no other worker may start one before this (a killed worker's lease runs out).
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The endpoint's delivery log, newest first (cursor pagination).
+            models.Index(fields=["endpoint", "-created_at", "-id"], name="webhook_delivery_endpoint_idx"),
+            # What the dispatcher looks for: the due, pending rows; delivered ones stay out of the index.
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due_idx", condition=Q(status="pending")),
+            # The purge of finished (succeeded or failed) messages after 30 days.
+            models.Index(fields=["created_at"], name="webhook_delivery_done_idx", condition=~Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id} ({self.status})"

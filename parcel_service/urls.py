@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from .api import batch, keys, views
+from .api import batch, keys, views, webhooks
 
 app_name = "parcel_service"
 
@@ -19,6 +19,7 @@ class OptionalSlashRouter(SimpleRouter):
 router = OptionalSlashRouter()
 router.register("parcels", views.ParcelViewSet, basename="parcel")
 router.register("api-keys", keys.ApiKeyViewSet, basename="api-key")
+router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     re_path(r"^auth/token/?$", views.TokenObtainView.as_view(), name="token-obtain"),

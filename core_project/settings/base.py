@@ -359,6 +359,47 @@ OTEL_PYTHON_DJANGO_EXCLUDED_URLS = env.str("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", d
 # a warm tracking read 40 % more CPU (measured; see parcel_service.http.tracing).
 TRACING_ENABLED = not OTEL_SDK_DISABLED and bool(OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
 
+# Webhooks (API.md "Webhooks"): an outbox in the database, delivered by Celery workers.
+# Without Redis (local development) the broker is a directory: a worker on the same machine still delivers.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_DIR = env.str("CELERY_BROKER_DIR", default=str(BASE_DIR / ".celery-broker"))
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = (
+    {"data_folder_in": CELERY_BROKER_DIR, "data_folder_out": CELERY_BROKER_DIR, "processed_folder": CELERY_BROKER_DIR}
+    if CELERY_BROKER_URL.startswith("filesystem:")
+    # Publishing happens after a commit, in the request: a Redis outage must cost a short timeout, not a hang
+    # (the dispatcher picks up whatever was not queued).
+    else {"socket_connect_timeout": CACHE_SOCKET_TIMEOUT_S, "socket_timeout": 1.0}
+)
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task is acknowledged when it finished, so a worker killed mid-delivery leaves it to be redelivered; a task
+# is short (one attempt of each of its messages), so the broker's visibility timeout never cuts in.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+WEBHOOK_DISABLE_AFTER_S = env.int("WEBHOOK_DISABLE_AFTER_S", default=5 * 24 * 3600)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Scales the retry schedule (tests compress hours into seconds); 1 in production.
+WEBHOOK_RETRY_SCALE = env.float("WEBHOOK_RETRY_SCALE", default=1.0)
+WEBHOOK_DISPATCH_INTERVAL_S = env.float("WEBHOOK_DISPATCH_INTERVAL_S", default=2.0)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Where a worker says it is alive (see parcel_service.webhooks.probes): the Kubernetes probes read it.
+CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default="/tmp/celery-heartbeat")  # noqa: S108
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-webhooks": {
+        "task": "parcel_service.webhooks.dispatch_due",
+        "schedule": WEBHOOK_DISPATCH_INTERVAL_S,
+        "options": {"expires": WEBHOOK_DISPATCH_INTERVAL_S * 5},
+    },
+    "purge-webhook-deliveries": {"task": "parcel_service.webhooks.purge_deliveries", "schedule": 3600.0},
+    "purge-idempotency-keys": {"task": "parcel_service.webhooks.purge_idempotency_keys", "schedule": 3600.0},
+}
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = "json"
 

@@ -28,3 +28,5 @@ DEMO_USERS_ENABLED = True
 # Serve static files straight from the apps (no collectstatic needed outside production).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Webhooks to a receiver on this machine (http://127.0.0.1:…) are what development needs; production refuses them.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=True)

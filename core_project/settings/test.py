@@ -25,3 +25,9 @@ REST_FRAMEWORK = {
 # Serve static files straight from the apps (no collectstatic needed outside production).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The tests' receivers listen on loopback.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=True)
+# Nothing consumes tasks queued by the in-process suite unless a test starts a worker on the real broker.
+# A test that needs the real broker (a worker process, Redis stopped) sets its own.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}

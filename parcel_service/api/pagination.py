@@ -111,8 +111,13 @@ def _utc_position(text: str) -> str | None:
         return None
 
 
-class ApiKeyCursorPagination(ParcelCursorPagination):
-    """A user's API keys in pages like the parcel list's, always newest first (``created_at``, then id)."""
+class NewestFirstCursorPagination(ParcelCursorPagination):
+    """A list in pages like the parcel list's, always newest first (``created_at``, then id).
+
+    ``resource`` names the list in the schema's example links.
+    """
+
+    resource = "parcels"
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, str]:
         """Always newest first: the list has no ``ordering`` parameter."""
@@ -122,5 +127,18 @@ class ApiKeyCursorPagination(ParcelCursorPagination):
         """The page schema, with this list's URL in the example links."""
         page = super().get_paginated_response_schema(schema)
         for link in ("next", "previous"):
-            page["properties"][link]["example"] = page["properties"][link]["example"].replace("/parcels/", "/api-keys/")
+            example = page["properties"][link]["example"]
+            page["properties"][link]["example"] = example.replace("/parcels/", f"/{self.resource}/")
         return page
+
+
+class ApiKeyCursorPagination(NewestFirstCursorPagination):
+    """A user's API keys, newest first."""
+
+    resource = "api-keys"
+
+
+class WebhookCursorPagination(NewestFirstCursorPagination):
+    """A user's webhook endpoints, or one endpoint's deliveries, newest first."""
+
+    resource = "webhooks"

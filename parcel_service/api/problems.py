@@ -95,6 +95,8 @@ def _validation_problem(exc: drf_exceptions.ValidationError, pointer: str | None
         code, detail = "unknown_field", "Request contains fields that are unknown or read-only."
     elif codes == {"invalid_tracking_number"}:
         code, detail = "invalid_tracking_number", errors[0]["detail"]
+    elif codes == {"webhook_url_not_allowed"}:
+        code, detail = "webhook_url_not_allowed", errors[0]["detail"]
     elif prefix == "/query":
         code, detail = "validation_error", "Query parameters failed validation."
     elif prefix:

@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any
 
 import pycountry
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
@@ -32,7 +33,16 @@ from ..domain.errors import InvalidTrackingNumber
 from ..domain.status_machine import ParcelStatus
 from ..domain.tracking_numbers import normalize
 from ..http.authentication import REVOKED_DETAIL, issued_before_password_change
-from ..models import MAX_DIMENSION_MM, MAX_WEIGHT_GRAMS, MIN_DIMENSION_MM, MIN_WEIGHT_GRAMS, ApiKeyScope
+from ..http.outbound import TargetNotAllowed, check_target
+from ..models import (
+    MAX_DIMENSION_MM,
+    MAX_WEIGHT_GRAMS,
+    MIN_DIMENSION_MM,
+    MIN_WEIGHT_GRAMS,
+    ApiKeyScope,
+    WebhookDelivery,
+    WebhookEventType,
+)
 from .labels import LabelFormat
 from .problems import MAX_ERRORS
 from .schema import ProblemSerializer
@@ -462,6 +472,80 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
     """A new API key, with the key itself: shown this once, and never again."""
 
     key = serializers.CharField(read_only=True, help_text="Send as `Authorization: Api-Key <key>`. Store it now.")
+
+
+class WebhookUrlField(StrictCharField):
+    """A webhook URL: ``https`` to a host whose every address is public (API.md "SSRF"), checked now."""
+
+    def to_internal_value(self, data: Any) -> str:
+        """The URL, once ``check_target`` resolved its host and found it allowed."""
+        url = super().to_internal_value(data)
+        try:
+            check_target(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+        except TargetNotAllowed as refusal:
+            raise ValidationError(str(refusal), code="webhook_url_not_allowed") from None
+        return url
+
+
+class WebhookEndpointWriteSerializer(StrictSerializer):
+    """Body of ``POST /api/v1/webhooks/`` (and, every field optional, of its PATCH)."""
+
+    url = WebhookUrlField(max_length=2048, help_text="`https` only; a host that resolves to a public address.")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEventType.choices),
+        min_length=1,
+        max_length=len(WebhookEventType) * 2,
+        help_text="The changes to be told of.",
+    )
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
+
+
+class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
+    """Body of ``PATCH /api/v1/webhooks/{id}/``: any of the fields; ``is_active: true`` re-enables a disabled one."""
+
+    is_active = serializers.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, partial=True, **kwargs)
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    """A webhook endpoint as listed: never its secret, which only the answers to a create and a rotation carry."""
+
+    id = serializers.UUIDField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEventType.choices), read_only=True)
+    description = serializers.CharField(read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+    disabled_reason = serializers.CharField(read_only=True, help_text="Why it was disabled; empty while active.")
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    """A signing secret, shown this once."""
+
+    secret = serializers.CharField(
+        read_only=True, help_text="`whsec_` + base64 of 24 random bytes: verify each message's signature with it."
+    )
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer, WebhookSecretSerializer):
+    """A new webhook endpoint, with its signing secret: shown this once."""
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    """One message to one endpoint and what became of it."""
+
+    id = serializers.UUIDField(read_only=True, help_text="The message id: the `webhook-id` header of every attempt.")
+    event_type = serializers.CharField(read_only=True)
+    parcel_id = serializers.UUIDField(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, read_only=True)
+    attempts = serializers.IntegerField(read_only=True)
+    last_status_code = serializers.IntegerField(read_only=True, allow_null=True)
+    last_error = serializers.CharField(read_only=True, help_text="Short, ours: never the receiver's body.")
+    next_attempt_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    delivered_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class PublicTrackingEventSerializer(serializers.Serializer):

@@ -10,10 +10,13 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from ..domain.api_keys import ApiKeyService
+from ..domain.outbox import Outbox
 from ..domain.parcels import ParcelService
 from ..domain.tracking_numbers import TrackingNumberGenerator
+from ..domain.webhooks import WebhookService
 from ..http.api_keys import ApiKeyRecords
 from ..http.cache import VersionGuardedCache
+from ..webhooks.queue import queue_claims, queue_new
 from .documents import DocumentCache
 from .labels import LabelPrinter
 
@@ -33,12 +36,22 @@ def get_labels() -> LabelPrinter:
 
 @lru_cache(maxsize=1)
 def get_parcel_service() -> ParcelService:
-    """The configured service: the wall clock, the S10 generator from settings, the document cache's write-through."""
+    """The configured service.
+
+    The wall clock, the S10 generator from settings, the document cache's write-through, and the webhook outbox
+    queuing deliveries on the Celery broker.
+    """
     return ParcelService(
         clock=timezone.now,
         tracking_numbers=TrackingNumberGenerator(settings.TRACKING_NUMBER_PREFIX, settings.TRACKING_NUMBER_COUNTRY),
         observer=get_documents(),
+        outbox=Outbox(notify=queue_new),
     )
+
+
+def get_webhook_service() -> WebhookService:
+    """Webhook endpoint management: the wall clock, deliveries queued on the Celery broker."""
+    return WebhookService(clock=timezone.now, queue=queue_claims)
 
 
 def get_api_key_service() -> ApiKeyService:

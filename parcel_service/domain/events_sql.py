@@ -19,15 +19,38 @@ from typing import Any, cast
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Field, QuerySet
+from django.db.models.sql import InsertQuery
 
-from ..models import Parcel, TrackingEvent
+from ..models import Parcel, TrackingEvent, WebhookEventType
+from .outbox import outbox_cte
 from .status_machine import predecessors
+
+
+def insert_parcel_in_one_statement(parcel: Parcel) -> list[Any]:
+    """Insert ``parcel`` and queue its ``parcel.created`` webhook messages in one statement; the message ids.
+
+    Raises:
+        IntegrityError: A constraint refused the parcel (then nothing at all was written).
+    """
+    query = InsertQuery(Parcel)
+    query.insert_values(Parcel._meta.concrete_fields, [parcel])
+    ((insert_sql, params),) = query.get_compiler(connection=connection).as_sql()
+    sql = (
+        f"WITH created AS ({insert_sql} RETURNING *),"  # noqa: S608 - SQL the ORM compiled, every value a parameter
+        f" {outbox_cte(WebhookEventType.PARCEL_CREATED, 'created')} SELECT id FROM outbox"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def record_event_in_one_statement(
     *, parcel_id: uuid.UUID, visible: QuerySet[Parcel], data: Mapping[str, Any], event: TrackingEvent
 ) -> Parcel | None:
     """Apply ``event`` to its parcel in one statement; the moved parcel, or None when nothing changed.
+
+    The same statement queues the event's ``parcel.status_changed`` webhook messages (``outbox_cte``): their
+    ids are the moved parcel's ``webhook_message_ids``.
 
     The event's ``sequence`` (the parcel's new version) and ``recorded_at`` (the parcel's new
     ``updated_at``, and ``occurred_at`` unless given) are taken under the row lock: ``clock_timestamp()``
@@ -62,8 +85,9 @@ def record_event_in_one_statement(
         f" WHERE id = %s AND status = ANY(%s){visibility} RETURNING *),"
         f" recorded AS (INSERT INTO {event_table}"
         " (id, parcel_id, sequence, status, location, description, occurred_at, recorded_at, recorded_by_id)"
-        " SELECT %s, id, version, %s, %s, %s, coalesce(%s, updated_at), updated_at, %s FROM moved)"
-        " SELECT * FROM moved"
+        " SELECT %s, id, version, %s, %s, %s, coalesce(%s, updated_at), updated_at, %s FROM moved RETURNING *),"
+        f" {outbox_cte(WebhookEventType.PARCEL_STATUS_CHANGED, 'moved', 'recorded')}"
+        " SELECT moved.*, ARRAY(SELECT id FROM outbox) AS webhook_message_ids FROM moved"
     )
     moved = list(Parcel.objects.raw(sql, params))
     if not moved:

@@ -9,6 +9,7 @@ terminal events cannot both win. Nothing here knows HTTP, DRF or how documents a
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,8 @@ from opentelemetry import trace
 from ..metrics import PARCELS_CREATED, TRACKING_EVENTS
 from ..models import ADDRESS_FIELDS, Parcel, TrackingEvent
 from .errors import InvalidTransition, ParcelNotEditable, ParcelNotFound, ParcelServiceError, PreconditionFailed
-from .events_sql import record_event_in_one_statement, record_events_set_wise
+from .events_sql import insert_parcel_in_one_statement, record_event_in_one_statement, record_events_set_wise
+from .outbox import Outbox
 from .status_machine import ParcelStatus, can_transition
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,7 @@ class ParcelService:
         clock: Returns the current time (aware).
         tracking_numbers: Returns a fresh S10 tracking number.
         observer: Hears of every change inside its transaction (the document cache's write-through).
+        outbox: Writes every change's webhook messages in its transaction.
     """
 
     def __init__(
@@ -109,10 +112,12 @@ class ParcelService:
         clock: Callable[[], datetime],
         tracking_numbers: Callable[[], str],
         observer: ParcelObserver,
+        outbox: Outbox,
     ) -> None:
         self.clock = clock
         self.tracking_numbers = tracking_numbers
         self.observer = observer
+        self.outbox = outbox
 
     @_tracer.start_as_current_span("parcel.create", **_SPAN_OPTIONS)
     def create(self, *, owner: Any, data: Mapping[str, Any]) -> Parcel:
@@ -129,11 +134,11 @@ class ParcelService:
                 owner=owner, tracking_number=self.tracking_numbers(), created_at=now, updated_at=now, **columns
             )
             try:
-                # One INSERT is atomic by itself: outside a transaction it commits alone (one round trip,
+                # One statement is atomic by itself: outside a transaction it commits alone (one round trip,
                 # measured as the largest saving on this path); inside one, a savepoint keeps a collision
                 # from poisoning the caller's transaction.
                 with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                    parcel.save(force_insert=True)
+                    self._insert(parcel)
                 break
             except IntegrityError:
                 collided = Parcel.objects.filter(tracking_number=parcel.tracking_number).exists()
@@ -144,6 +149,15 @@ class ParcelService:
         transaction.on_commit(PARCELS_CREATED.inc)
         # Nothing cached can describe a parcel that did not exist (misses are not cached): nothing to refresh.
         return parcel
+
+    def _insert(self, parcel: Parcel) -> None:
+        """Insert ``parcel`` with its ``parcel.created`` messages: on PostgreSQL one statement, else a transaction."""
+        if connection.vendor == "postgresql":
+            self.outbox.written(insert_parcel_in_one_statement(parcel))
+            return
+        with transaction.atomic():
+            parcel.save(force_insert=True)
+            self.outbox.parcel_created(parcel)
 
     def update(self, *, parcel: Parcel, data: Mapping[str, Any], expected_version: int | None = None) -> Parcel:
         """Edit a parcel that is still ``pending`` (``expected_version`` from ``If-Match``, None to skip the check).
@@ -163,6 +177,7 @@ class ParcelService:
             self._bump(locked)
             locked.save()
             self.observer.parcel_changed(locked)
+            self.outbox.parcel_updated(locked)
         return locked
 
     @_tracer.start_as_current_span("parcel.cancel", **_SPAN_OPTIONS)
@@ -179,7 +194,7 @@ class ParcelService:
             if locked.status != ParcelStatus.PENDING:
                 raise ParcelNotEditable("Only pending parcels can be cancelled.")
             now = self._bump(locked)
-            TrackingEvent.objects.create(
+            event = TrackingEvent.objects.create(
                 parcel=locked,
                 sequence=locked.version,
                 status=ParcelStatus.CANCELLED,
@@ -191,6 +206,7 @@ class ParcelService:
             locked.status = ParcelStatus.CANCELLED
             locked.save(update_fields=["status", "version", "updated_at"])
             self.observer.parcel_changed(locked)
+            self.outbox.events_recorded([(locked, event)])
             transaction.on_commit(TRACKING_EVENTS.labels(ParcelStatus.CANCELLED).inc)
         return locked
 
@@ -243,6 +259,7 @@ class ParcelService:
                 update_fields.append("estimated_delivery")
             locked.save(update_fields=update_fields)
             self.observer.parcel_changed(locked)
+            self.outbox.events_recorded([(locked, event)])
             transaction.on_commit(TRACKING_EVENTS.labels(new_status).inc)
         return event
 
@@ -269,6 +286,8 @@ class ParcelService:
             parcels = {parcel.tracking_number: parcel for parcel in locked.order_by("pk").select_for_update()}
             changed: dict[uuid.UUID, Parcel] = {}
             events: list[TrackingEvent] = []
+            # Each event's message describes the parcel as that event left it (a later item moves it on).
+            states: list[tuple[Parcel, TrackingEvent]] = []
             for data in items:
                 parcel = parcels.get(data["tracking_number"])
                 if parcel is None:
@@ -286,11 +305,15 @@ class ParcelService:
                     parcel.estimated_delivery = data["estimated_delivery"]
                 event.parcel, event.sequence = parcel, parcel.version
                 events.append(event)
+                states.append((copy.copy(parcel), event))
                 changed[parcel.pk] = parcel
                 outcomes.append(event)
             if events:
                 self._write_events(list(changed.values()), events)
                 self.observer.parcels_changed(list(changed.values()))
+                for state, event in states:
+                    state.updated_at = event.recorded_at
+                self.outbox.events_recorded(states)
         return outcomes
 
     def _write_events(self, parcels: list[Parcel], events: list[TrackingEvent]) -> None:
@@ -320,6 +343,8 @@ class ParcelService:
             return None
         event.parcel = moved
         self.observer.parcel_changed(moved)
+        # An extra column of the statement's result (outbox_cte), which the ORM set as an attribute.
+        self.outbox.written(moved.webhook_message_ids)  # type: ignore[attr-defined]
         transaction.on_commit(TRACKING_EVENTS.labels(event.status).inc)
         return event
 

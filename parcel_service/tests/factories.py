@@ -1,4 +1,4 @@
-"""factory_boy factories for users, parcels and events."""
+"""factory_boy factories for users, parcels, events and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from parcel_service.domain.status_machine import ParcelStatus
 from parcel_service.domain.tracking_numbers import TrackingNumberGenerator
-from parcel_service.models import CARRIERS_GROUP, Parcel, TrackingEvent
+from parcel_service.domain.webhooks import new_secret
+from parcel_service.models import CARRIERS_GROUP, Parcel, TrackingEvent, WebhookEndpoint, WebhookEventType
 
 _generate = TrackingNumberGenerator("CP", "NL")
 
@@ -86,3 +87,13 @@ class TrackingEventFactory(factory.django.DjangoModelFactory):
         parcel.version += 1
         Parcel.objects.filter(pk=parcel.pk).update(version=parcel.version)
         return parcel.version
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    owner = factory.SubFactory(UserFactory)
+    url = "https://hooks.example.com/parcels"
+    events = factory.LazyFunction(lambda: [t.value for t in WebhookEventType])
+    secret = factory.LazyFunction(new_secret)

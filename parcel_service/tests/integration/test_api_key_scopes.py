@@ -25,6 +25,15 @@ EXPECTED_SCOPES = {
     ("api-key-list", "GET"): None,
     ("api-key-list", "POST"): None,
     ("api-key-detail", "DELETE"): None,
+    ("webhook-list", "GET"): "webhooks:manage",
+    ("webhook-list", "POST"): "webhooks:manage",
+    ("webhook-detail", "GET"): "webhooks:manage",
+    ("webhook-detail", "PATCH"): "webhooks:manage",
+    ("webhook-detail", "DELETE"): "webhooks:manage",
+    ("webhook-rotate-secret", "POST"): "webhooks:manage",
+    ("webhook-test", "POST"): "webhooks:manage",
+    ("webhook-deliveries", "GET"): "webhooks:manage",
+    ("webhook-redeliver", "POST"): "webhooks:manage",
 }
 
 

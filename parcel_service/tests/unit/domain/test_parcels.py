@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection
 
 from parcel_service.api.documents import DocumentCache
 from parcel_service.domain.errors import InvalidTransition, ParcelNotEditable, PreconditionFailed
+from parcel_service.domain.outbox import Outbox
 from parcel_service.domain.parcels import ParcelService, parcel_columns
 from parcel_service.http.cache import LocalMemoryCache
 from parcel_service.models import Parcel, TrackingEvent
@@ -25,6 +26,7 @@ def make_service(numbers=None):
         clock=lambda: FIXED_NOW,
         tracking_numbers=lambda: next(sequence),
         observer=DocumentCache(cache=LocalMemoryCache(f"unit-{uuid.uuid4()}", {})),
+        outbox=Outbox(notify=lambda message_ids: None),  # no endpoints here: nothing to queue
     )
 
 
