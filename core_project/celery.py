@@ -10,8 +10,11 @@ import os
 
 from celery import Celery  # type: ignore[import-untyped]  # no type information
 
+from parcel_service.webhooks.worker import install
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core_project.settings.dev")
 
 app = Celery("core_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["parcel_service.webhooks"])
+app.conf.imports = ["parcel_service.webhooks.tasks"]
+install(app)

@@ -390,6 +390,11 @@ WEBHOOK_DISPATCH_INTERVAL_S = env.float("WEBHOOK_DISPATCH_INTERVAL_S", default=2
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Where a worker says it is alive (see parcel_service.webhooks.probes): the Kubernetes probes read it.
 CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default="/tmp/celery-heartbeat")  # noqa: S108
+CELERY_BEAT_HEARTBEAT_FILE = env.str("CELERY_BEAT_HEARTBEAT_FILE", default="/tmp/celerybeat-heartbeat")  # noqa: S108
+CELERY_BEAT_SCHEDULER = "parcel_service.webhooks.worker:Scheduler"
+# Beat's record of when each task last ran: a file it may lose (the schedule itself is above), on the pod's /tmp.
+BEAT_SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=BEAT_SCHEDULE_FILE)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-webhooks": {
         "task": "parcel_service.webhooks.dispatch_due",
@@ -437,6 +442,11 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
             "django.db.backends": {"level": "INFO"},
+            # A line per task received and finished (every dispatcher run too) would drown the delivery log: each
+            # attempt has its own "webhook attempt" line; task failures are still logged.
+            "celery.worker.strategy": {"level": "WARNING"},
+            "celery.app.trace": {"level": "WARNING"},
+            "celery.beat": {"level": "WARNING"},
         },
     }
 

@@ -82,13 +82,19 @@ def build_sampler(name: str, argument: float) -> sampling.Sampler:
 
 
 def instrument() -> None:
-    """Make Django, psycopg2 and redis-py create spans, if tracing is enabled (once; before the middleware loads)."""
+    """Make Django, psycopg2, redis-py, Celery and urllib3 (webhook attempts) create spans, if tracing is enabled.
+
+    Once, before the middleware loads. Celery's spans carry the trace from the request that queued a task into
+    the worker that runs it.
+    """
     global _instrumented
     if _instrumented or not settings.TRACING_ENABLED:
         return
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
 
     DjangoInstrumentor().instrument(
         excluded_urls=settings.OTEL_PYTHON_DJANGO_EXCLUDED_URLS,
@@ -102,6 +108,8 @@ def instrument() -> None:
     )
     Psycopg2Instrumentor().instrument(meter_provider=NoOpMeterProvider())
     RedisInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    URLLib3Instrumentor().instrument(meter_provider=NoOpMeterProvider())
     request_started.connect(_keep_request_uri, dispatch_uid=f"{__name__}.request_uri")
     if export_endpoint():
         # Imported now, in Gunicorn's master: a module is safe to fork, and a worker's first request would

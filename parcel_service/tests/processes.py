@@ -117,9 +117,9 @@ def gunicorn(workers: int = 2, **env_overrides: str) -> Iterator[GunicornServer]
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[tuple[subprocess.Popen, int]]:
-    """A private, non-persistent Redis on a free port (so a test may SIGSTOP it)."""
-    port = free_port()
+def redis_server(port: int | None = None) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A private, non-persistent Redis on a free port or ``port`` (a test may SIGSTOP it, or stop and restart it)."""
+    port = port or free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
         stdout=subprocess.DEVNULL,
@@ -194,3 +194,90 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+CELERY = Path(sys.executable).with_name("celery")
+
+
+class CeleryWorker:
+    """A running ``celery worker`` (with beat embedded, ``-B``), as the worker Deployment runs it."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path, heartbeat: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.heartbeat = heartbeat
+
+    def log_lines(self) -> list[str]:
+        """What the worker logged so far (JSON lines, and Celery's own start-up banner)."""
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def kill(self) -> None:
+        """``kill -9`` the worker and everything it started, at once."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def celery_worker(broker_url: str, **env_overrides: str) -> Iterator[CeleryWorker]:
+    """Start a Celery worker with beat (production settings, the test database, ``broker_url``); stop it afterwards.
+
+    It is ready when its consumer is (the readiness file exists). A test may ``kill()`` it; stopping then is a no-op.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="celery-"))
+    heartbeat = workdir / "heartbeat"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "core_project.settings.prod",
+        "SECRET_KEY": "process-test-secret-key-that-is-long-enough-for-hs256-0123456789",
+        "DATABASE_URL": current_database_url(),
+        "REDIS_URL": broker_url,
+        "CELERY_BROKER_URL": broker_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "INFO",
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOK_DISPATCH_INTERVAL_S": "0.5",
+        "CELERY_HEARTBEAT_FILE": str(heartbeat),
+        "CELERY_BEAT_HEARTBEAT_FILE": str(workdir / "beat-heartbeat"),
+        "CELERY_BEAT_SCHEDULE_FILENAME": str(workdir / "beat-schedule"),
+    }
+    env.update(env_overrides)
+    log_path = workdir / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                str(CELERY),
+                "-A",
+                "core_project",
+                "worker",
+                "-B",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = CeleryWorker(process, log_path, heartbeat)
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"{heartbeat}.ready").exists():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the Celery worker did not become ready:\n" + "\n".join(worker.log_lines()[-30:]))
+            time.sleep(0.1)
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
