@@ -39,7 +39,7 @@ def _touch(path: str) -> None:
     Path(path).touch()
 
 
-class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]  # an untyped base class
+class Heartbeat(bootsteps.StartStopStep):
     """Touches the heartbeat file from the worker's timer: liveness means the worker's loop still turns."""
 
     requires = {"celery.worker.components:Timer"}
@@ -57,7 +57,7 @@ class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]  # an untyped ba
             timer.cancel()
 
 
-class Consuming(bootsteps.StartStopStep):  # type: ignore[misc]  # an untyped base class
+class Consuming(bootsteps.StartStopStep):
     """Ready while consuming: the file exists from when the consumer connected until it stops or loses the broker."""
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
@@ -73,7 +73,7 @@ class Consuming(bootsteps.StartStopStep):  # type: ignore[misc]  # an untyped ba
     shutdown = stop
 
 
-class Scheduler(PersistentScheduler):  # type: ignore[misc]  # an untyped base class
+class Scheduler(PersistentScheduler):
     """Beat's scheduler, touching ``CELERY_BEAT_HEARTBEAT_FILE`` on every tick (beat's liveness)."""
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
