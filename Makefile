@@ -10,7 +10,7 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-
 # flock (util-linux) serialises installs; where it is missing (macOS) the install runs unlocked.
 FLOCK := $(if $(shell command -v flock 2>/dev/null),flock $(VENV)/.install.lock,)
 
-.PHONY: help venv run test lint format lock schema schema-check label-png serve bench soak clean
+.PHONY: help venv run worker test lint format lock schema schema-check label-png serve bench soak clean
 .DEFAULT_GOAL := help
 
 ## help: list every target with what it does
@@ -29,11 +29,21 @@ $(STAMP): requirements/dev.txt
 ## venv: create .venv and install the pinned, hash-checked dev requirements (every target does this first)
 venv: $(STAMP)
 
-## run: migrate the SQLite dev database, create demo accounts and serve on 127.0.0.1:8000
+# The webhook worker, with beat embedded: as deploy/docker-entrypoint.sh runs it, on one machine.
+CELERY_WORKER := $(BIN)/celery -A core_project worker -B --pool threads --concurrency 4 --without-mingle --without-gossip --loglevel INFO
+
+## run: migrate the SQLite dev database, create demo accounts, serve on 127.0.0.1:8000 with a webhook worker
+# Without REDIS_URL the worker's broker is the .celery-broker/ directory: webhooks work with nothing else installed.
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_demo_users
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@mkdir -p .celery-broker
+	@$(CELERY_WORKER) & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT; $(PY) manage.py runserver 127.0.0.1:8000
+
+## worker: only the webhook worker (with beat), for a server you run yourself (same DATABASE_URL, REDIS_URL)
+worker: venv
+	@mkdir -p .celery-broker
+	$(CELERY_WORKER)
 
 ## test: the whole suite with coverage (SQLite + local memory; set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)
 test: venv

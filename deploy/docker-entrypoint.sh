@@ -4,6 +4,8 @@
 #   --workers 4 ...                 -> exec Gunicorn with the default config and app plus these options
 #   migrate | check | shell | ...   -> exec `python manage.py <command> ...` (any manage.py command)
 #   manage <command> ...            -> the same, spelled explicitly
+#   worker [celery options]         -> exec the webhook worker (Celery, threads pool, WEBHOOK_WORKER_THREADS)
+#   beat [celery options]           -> exec Celery beat (one replica: it schedules the dispatcher and the purges)
 #   python | bash | sh ...          -> exec as given (debugging)
 # Migrations never run on start: they are a separate, explicit step (`docker run ... migrate`, the
 # Kubernetes migrate Job), so replicas starting together never race on the schema.
@@ -29,6 +31,16 @@ case "$1" in
   manage)
     shift
     exec python manage.py "$@"
+    ;;
+  worker)
+    shift
+    # Threads: a delivery waits on the network, not the CPU; one process also keeps its metrics in one place.
+    exec celery -A core_project worker --pool threads --concurrency "${WEBHOOK_WORKER_THREADS:-8}" \
+      --without-mingle --without-gossip --loglevel INFO "$@"
+    ;;
+  beat)
+    shift
+    exec celery -A core_project beat --loglevel INFO "$@"
     ;;
   python | python3 | bash | sh)
     exec "$@"

@@ -13,9 +13,9 @@ from functools import lru_cache
 
 from celery import shared_task  # type: ignore[import-untyped]  # no type information
 from django.conf import settings
-from django.core.management import call_command
 from django.utils import timezone
 
+from ..api.idempotency import purge_expired
 from ..domain.outbox import DELIVER_TASK
 from ..http.outbound import OutboundClient
 from ..models import WebhookDelivery
@@ -68,6 +68,6 @@ def purge_deliveries() -> int:
 
 
 @shared_task(name="parcel_service.webhooks.purge_idempotency_keys", ignore_result=True)
-def purge_idempotency_keys() -> None:
-    """Delete expired Idempotency-Key records (the management command of the same name, scheduled)."""
-    call_command("purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Delete expired Idempotency-Key records (what ``manage.py purge_idempotency_keys`` does); the number deleted."""
+    return purge_expired()

@@ -1,4 +1,4 @@
-"""``manage.py purge_idempotency_keys``: delete Idempotency-Key records past their 24 h lifetime (run from cron)."""
+"""``manage.py purge_idempotency_keys``: delete Idempotency-Key records past their 24 h lifetime (beat runs it)."""
 
 from __future__ import annotations
 
