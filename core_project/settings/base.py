@@ -444,6 +444,8 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
             "django.db.backends": {"level": "INFO"},
             # A line per task received and finished (every dispatcher run too) would drown the delivery log: each
             # attempt has its own "webhook attempt" line; task failures are still logged.
+            "celery": {"level": "INFO"},  # its DEBUG (development's level) logs every timer tick
+            "kombu": {"level": "INFO"},
             "celery.worker.strategy": {"level": "WARNING"},
             "celery.app.trace": {"level": "WARNING"},
             "celery.beat": {"level": "WARNING"},
