@@ -23,4 +23,6 @@ if [[ "${1:-}" == "--soak" ]]; then
   shift
   exec .venv/bin/python bench/soak.py "$@"
 fi
-exec .venv/bin/python bench/bench.py "$@"
+# The endpoints, then the webhooks (the outbox's cost on an event, delivery throughput): see bench/README.md.
+.venv/bin/python bench/bench.py "$@"
+exec .venv/bin/python bench/webhooks.py

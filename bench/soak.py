@@ -11,9 +11,12 @@ sync workers, PostgreSQL + Redis on loopback, throttles out of the way):
 3. overload: 60 s with 3x the connections and no pacing (the offered load the service cannot keep up with);
 4. recovery: 20 s paced as in the soak, which must look like the soak again.
 
+Webhooks are on throughout: two staff endpoints (they hear of every parcel) subscribe to creates and status
+changes, delivered by one webhook worker (with beat) to a receiver on loopback that answers at once.
+
 Afterwards the database is checked: every create and every event acknowledged with 201 must be there
-exactly once (references and locations are unique to the run). Writes: ``bench/results/soak.json`` and
-``soak.md``.
+exactly once (references and locations are unique to the run), and every one of them must have reached both
+endpoints (the outbox is drained first). Writes: ``bench/results/soak.json`` and ``soak.md``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import LUA, RESULTS, Bench, Config, log
+from webhooks import WebhookBench
+
+from bench import LUA, PYTHON, RESULTS, Bench, Config, log
+from deploy.loopback import free_port
 
 MINUTES = int(os.environ.get("SOAK_MINUTES", "10"))
 CONNECTIONS = 8
@@ -145,6 +151,43 @@ def verify_writes(bench: Bench, run: str, phases: list[dict[str, Any]]) -> dict[
     }
 
 
+def drain_and_verify_webhooks(bench: Bench, run: str, endpoints: list[str]) -> dict[str, Any]:
+    """Wait until no message is pending, then count the run's creates and events that did not reach an endpoint."""
+    started = time.monotonic()
+    pending = 0
+    while time.monotonic() - started < 600:
+        pending = bench.sql("SELECT count(*) FROM parcel_service_webhookdelivery WHERE status = 'pending'")[0][0]
+        if pending == 0:
+            break
+        time.sleep(1)
+    drained_s = round(time.monotonic() - started, 1)
+    missing_creates = missing_events = 0
+    for endpoint in endpoints:
+        missing_creates += bench.sql(
+            "SELECT count(*) FROM (SELECT id FROM parcel_service_parcel WHERE reference LIKE %s"
+            " EXCEPT SELECT parcel_id FROM parcel_service_webhookdelivery WHERE endpoint_id = %s"
+            " AND event_type = 'parcel.created' AND status = 'succeeded') AS missing",
+            (f"soak-{run}-%", endpoint),
+        )[0][0]
+        missing_events += bench.sql(
+            "SELECT count(*) FROM (SELECT id FROM parcel_service_trackingevent WHERE location = %s"
+            " EXCEPT SELECT (snapshot -> 'event' ->> 'id')::uuid FROM parcel_service_webhookdelivery"
+            " WHERE endpoint_id = %s AND event_type = 'parcel.status_changed' AND status = 'succeeded') AS missing",
+            (f"soak-{run}", endpoint),
+        )[0][0]
+    counts = dict(bench.sql("SELECT status, count(*) FROM parcel_service_webhookdelivery GROUP BY status"))
+    return {
+        "endpoints": len(endpoints),
+        "messages": sum(counts.values()),
+        "succeeded": counts.get("succeeded", 0),
+        "failed": counts.get("failed", 0),
+        "pending_after_drain": pending,
+        "drain_seconds_after_load": drained_s,
+        "creates_not_delivered": missing_creates,
+        "events_not_delivered": missing_events,
+    }
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The report as Markdown (results/soak.md, linked from bench/README.md)."""
     lines = [
@@ -170,6 +213,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"p99 first soak minute {result['p99_first_min_ms']} ms, last {result['p99_last_min_ms']} ms; worker RSS "
         f"growth over the soak {result['rss_growth_pct']}%.",
     ]
+    h = result["webhooks"]
+    lines.append(
+        f"Webhooks ({h['endpoints']} endpoints, 1 worker): {h['messages']} messages, {h['succeeded']} delivered, "
+        f"{h['failed']} failed, {h['pending_after_drain']} still pending {h['drain_seconds_after_load']} s after the "
+        f"load; acknowledged creates not delivered {h['creates_not_delivered']}, events not delivered "
+        f"{h['events_not_delivered']} (the receiver counted {h['received']} requests)."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -177,11 +227,21 @@ def main() -> int:
     """Run the phases and write the report."""
     config = Config()
     config.dataset = "10k"  # the soak runs on the 10k dataset's database
-    bench = Bench(config)
+    bench = WebhookBench(config)
+    helpers: list[subprocess.Popen[bytes]] = []
     try:
         bench.prepare_database()
         bench.seed("10k")
         bench.start_server()
+        port = free_port()
+        receiver = subprocess.Popen(
+            [str(PYTHON), str(Path(__file__).with_name("receiver.py")), str(port)], stdout=subprocess.PIPE
+        )
+        helpers.append(receiver)
+        endpoints = bench.staff_endpoints(
+            2, f"http://127.0.0.1:{port}/hooks", events='["parcel.created", "parcel.status_changed"]'
+        )
+        helpers += bench.start_workers(1, beat=True)
         inputs = prepare(bench)
         log("warm-up: every tracking and detail document once, then 10 s unpaced")
         warm_caches(bench, inputs)
@@ -222,6 +282,10 @@ def main() -> int:
             "phases": phases,
             "writes": verify_writes(bench, inputs["run"], [warm_up, *phases]),
         }
+        log("webhooks: waiting for the outbox to drain")
+        result["webhooks"] = drain_and_verify_webhooks(bench, inputs["run"], endpoints)
+        bench.stop_processes(helpers)
+        result["webhooks"]["received"] = int((receiver.stdout.read() if receiver.stdout else b"0").split()[-1] or 0)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "soak.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
         report = markdown(result)
@@ -230,8 +294,11 @@ def main() -> int:
         w = result["writes"]
         ok = all(p["status_5xx"] == 0 for p in phases if p["name"] != "overload (3x connections)")
         ok = ok and w["lost_creates"] == 0 and w["lost_events"] == 0 and w["duplicate_parcels"] == 0
+        h = result["webhooks"]
+        ok = ok and h["creates_not_delivered"] == 0 and h["events_not_delivered"] == 0 and h["pending_after_drain"] == 0
         return 0 if ok else 1
     finally:
+        bench.stop_processes(helpers)
         bench.stop_server()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -105,12 +106,15 @@ class OutboundClient:
     Args:
         timeout_s: Connect and read timeout, and the deadline for reading the response body.
         max_pools: Connections kept open to this many targets at most (least recently used closed first).
+        connections_per_target: Open connections kept per target: one per thread that may post to it at once.
     """
 
-    def __init__(self, *, timeout_s: float, max_pools: int = 64) -> None:
+    def __init__(self, *, timeout_s: float, max_pools: int = 64, connections_per_target: int = 16) -> None:
         self.timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
         self.timeout_s = timeout_s
         self.max_pools = max_pools
+        self.connections_per_target = connections_per_target
+        self._lock = threading.Lock()
         self._pools: OrderedDict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = OrderedDict()
 
     def post(self, target: Target, body: bytes, headers: Mapping[str, str]) -> Answer:
@@ -162,6 +166,10 @@ class OutboundClient:
         return error
 
     def _pool(self, target: Target) -> urllib3.HTTPConnectionPool:
+        with self._lock:  # a worker's threads share the client (urllib3's pools themselves are thread-safe)
+            return self._pool_unlocked(target)
+
+    def _pool_unlocked(self, target: Target) -> urllib3.HTTPConnectionPool:
         key = (target.scheme, target.address, target.port, target.host)
         pool = self._pools.get(key)
         if pool is not None:
@@ -171,13 +179,13 @@ class OutboundClient:
             pool = urllib3.HTTPSConnectionPool(
                 target.address,
                 target.port,
-                maxsize=1,
+                maxsize=self.connections_per_target,
                 server_hostname=target.host,
                 assert_hostname=target.host,
                 cert_reqs="CERT_REQUIRED",
             )
         else:
-            pool = urllib3.HTTPConnectionPool(target.address, target.port, maxsize=1)
+            pool = urllib3.HTTPConnectionPool(target.address, target.port, maxsize=self.connections_per_target)
         self._pools[key] = pool
         if len(self._pools) > self.max_pools:
             _, oldest = self._pools.popitem(last=False)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ JITTER = 0.2
 LEASE_MARGIN_S = 10.0
 
 Claim = tuple[str, int]  # a message id and the number of attempts it had when the task was queued
+OUTCOME_FIELDS = ["status", "next_attempt_at", "locked_until", "last_status_code", "last_error", "delivered_at"]
 
 
 def retry_delay(failed_attempts: int, *, scale: float = 1.0, rng: random.Random | None = None) -> float | None:
@@ -51,6 +53,20 @@ class Outcome:
     message_id: str
     outcome: str
     answer: Answer
+
+
+@contextmanager
+def bookkeeping() -> Iterator[None]:
+    """A transaction for the worker's own rows; on PostgreSQL it does not wait for its commit to reach disk.
+
+    Losing the last such commit in a database crash loses a claim or an outcome, never a message: the message is
+    attempted again (at least once, as promised). The change that wrote the message was committed durably.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 class Deliverer:
@@ -83,80 +99,117 @@ class Deliverer:
         self.disable_after = timedelta(seconds=disable_after_s)
 
     def deliver(self, claims: Iterable[Claim]) -> list[Outcome]:
-        """Attempt each message that is still pending, has had the given number of attempts and is not in flight."""
-        claimed = {message_id: attempts + 1 for message_id, attempts in claims if self._claim(message_id, attempts)}
-        if not claimed:
+        """Attempt each message that is still pending, has had the given number of attempts and is not in flight.
+
+        The claims and the outcomes are each written in one transaction for the whole task, not one per message:
+        on this machine a message cost 9.6 ms with two commits of its own, most of it waiting for them.
+        """
+        wanted = dict(claims)
+        if not wanted:
             return []
-        deliveries = WebhookDelivery.objects.select_related("endpoint").filter(pk__in=list(claimed))
-        return [self._attempt(delivery, claimed[str(delivery.pk)]) for delivery in deliveries]
+        claimed = self._claim(wanted)
+        sent = [(delivery, self._send(delivery)) for delivery in claimed]
+        return self._record(sent)
 
-    def _claim(self, message_id: str, attempts: int) -> bool:
+    def _claim(self, wanted: dict[str, int]) -> list[WebhookDelivery]:
+        """Lock and lease the wanted messages that are still as the task saw them; each with its attempt number."""
         now = self.clock()
-        return bool(
-            WebhookDelivery.objects.filter(pk=message_id, attempts=attempts, status=WebhookDelivery.Status.PENDING)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .update(attempts=F("attempts") + 1, locked_until=now + self.lease)
-        )
+        with bookkeeping():
+            candidates = (
+                WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("endpoint")
+                .filter(pk__in=list(wanted), status=WebhookDelivery.Status.PENDING)
+                .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            )
+            # The attempt count is compared here, not in SQL: one condition per message made building the query
+            # cost more than running it.
+            claimed = [delivery for delivery in candidates if wanted[str(delivery.pk)] == delivery.attempts]
+            if claimed:
+                leased = WebhookDelivery.objects.filter(pk__in=[delivery.pk for delivery in claimed])
+                leased.update(attempts=F("attempts") + 1, locked_until=now + self.lease)
+        for delivery in claimed:
+            delivery.attempts += 1
+        return claimed
 
-    def _attempt(self, delivery: WebhookDelivery, attempt: int) -> Outcome:
+    def _send(self, delivery: WebhookDelivery) -> Answer:
         endpoint = delivery.endpoint
-        now = self.clock()
         if not endpoint.is_active:
-            answer = Answer(None, "endpoint disabled", 0.0)
-        else:
-            try:
-                target = check_target(endpoint.url, allow_private=self.allow_private)
-            except TargetNotAllowed as refusal:  # DNS changed since the subscription: checked on every attempt
-                answer = Answer(None, str(refusal), 0.0)
-            else:
-                message_id = str(delivery.pk)
-                headers = signed_headers(
-                    message_id=message_id,
-                    body=(body := message_body(delivery)),
-                    secrets_=signing_secrets(endpoint, now),
-                    now=now,
-                )
-                answer = self.client.post(target, body, headers)
-                WEBHOOK_ATTEMPT_DURATION.observe(answer.elapsed_s)
-        return self._record(delivery, endpoint, attempt, answer)
-
-    def _record(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, attempt: int, answer: Answer) -> Outcome:
+            return Answer(None, "endpoint disabled", 0.0)
+        try:
+            target = check_target(endpoint.url, allow_private=self.allow_private)
+        except TargetNotAllowed as refusal:  # DNS changed since the subscription: checked on every attempt
+            return Answer(None, str(refusal), 0.0)
         now = self.clock()
-        mine = WebhookDelivery.objects.filter(pk=delivery.pk, attempts=attempt)
-        fields: dict[str, object] = {"locked_until": None, "last_status_code": answer.status}
-        delay = None
-        if answer.ok:
-            outcome = "succeeded"
-            fields |= {"status": WebhookDelivery.Status.SUCCEEDED, "delivered_at": now, "next_attempt_at": None}
-            fields["last_error"] = ""
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-        else:
-            delay = retry_delay(attempt, scale=self.retry_scale) if endpoint.is_active else None
-            outcome = "failed" if delay is None else "retrying"
-            fields["last_error"] = (answer.error or f"HTTP {answer.status}")[:200]
-            if delay is None:
-                fields |= {"status": WebhookDelivery.Status.FAILED, "next_attempt_at": None}
-            else:
-                fields["next_attempt_at"] = now + timedelta(seconds=delay)
-            self._endpoint_failed(endpoint, now)
-        mine.update(**fields)
-        WEBHOOK_DELIVERIES.labels(outcome).inc()
-        logger.info(
-            "webhook attempt",
-            extra={
-                "webhook_id": str(delivery.pk),
-                "endpoint_id": str(endpoint.pk),
-                "event_type": delivery.event_type,
-                "attempt": attempt,
-                "status_code": answer.status,
-                "outcome": outcome,
-                "error": fields["last_error"],
-                "duration_ms": round(answer.elapsed_s * 1000, 1),
-                "next_attempt_in_s": None if delay is None else round(delay, 1),
-            },
+        body = message_body(delivery)
+        headers = signed_headers(
+            message_id=str(delivery.pk), body=body, secrets_=signing_secrets(endpoint, now), now=now
         )
-        return Outcome(str(delivery.pk), outcome, answer)
+        answer = self.client.post(target, body, headers)
+        WEBHOOK_ATTEMPT_DURATION.observe(answer.elapsed_s)
+        return answer
+
+    def _record(self, sent: list[tuple[WebhookDelivery, Answer]]) -> list[Outcome]:
+        """Write every outcome of the task at once, for the messages whose attempt count is still the task's."""
+        now = self.clock()
+        outcomes, updated = [], []
+        for delivery, answer in sent:
+            endpoint = delivery.endpoint
+            delivery.locked_until, delivery.last_status_code = None, answer.status
+            delay = None
+            if answer.ok:
+                outcome = "succeeded"
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = "succeeded", now, None
+                delivery.last_error = ""
+                if endpoint.failing_since is not None:
+                    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+                    endpoint.failing_since = None
+            else:
+                delay = retry_delay(delivery.attempts, scale=self.retry_scale) if endpoint.is_active else None
+                outcome = "failed" if delay is None else "retrying"
+                delivery.last_error = (answer.error or f"HTTP {answer.status}")[:200]
+                if delay is None:
+                    delivery.status, delivery.next_attempt_at = "failed", None
+                else:
+                    delivery.next_attempt_at = now + timedelta(seconds=delay)
+                self._endpoint_failed(endpoint, now)
+            updated.append(delivery)
+            outcomes.append(Outcome(str(delivery.pk), outcome, answer))
+            WEBHOOK_DELIVERIES.labels(outcome).inc()
+            logger.info(
+                "webhook attempt",
+                extra={
+                    "webhook_id": str(delivery.pk),
+                    "endpoint_id": str(endpoint.pk),
+                    "event_type": delivery.event_type,
+                    "attempt": delivery.attempts,
+                    "status_code": answer.status,
+                    "outcome": outcome,
+                    "error": delivery.last_error,
+                    "duration_ms": round(answer.elapsed_s * 1000, 1),
+                    "next_attempt_in_s": None if delay is None else round(delay, 1),
+                },
+            )
+        if updated:
+            self._write_outcomes(updated)
+        return outcomes
+
+    def _write_outcomes(self, deliveries: list[WebhookDelivery]) -> None:
+        """Store the outcomes of the messages still at the attempt count this task gave them (the fence).
+
+        One ``UPDATE`` per distinct outcome: the successes of a task share theirs, so a task of 20 delivered
+        messages writes them in one statement.
+        """
+        attempts = {delivery.pk: delivery.attempts for delivery in deliveries}
+        with bookkeeping():
+            current = WebhookDelivery.objects.select_for_update().filter(pk__in=list(attempts))
+            fenced = {pk for pk, count in current.values_list("pk", "attempts") if attempts[pk] == count}
+            same: dict[tuple[object, ...], list[object]] = {}
+            for delivery in deliveries:
+                if delivery.pk in fenced:
+                    values = tuple(getattr(delivery, field) for field in OUTCOME_FIELDS)
+                    same.setdefault(values, []).append(delivery.pk)
+            for values, pks in same.items():
+                WebhookDelivery.objects.filter(pk__in=pks).update(**dict(zip(OUTCOME_FIELDS, values, strict=True)))
 
     def _endpoint_failed(self, endpoint: WebhookEndpoint, now: datetime) -> None:
         """Start the endpoint's run of failures, or disable it once the run has lasted ``disable_after``."""
