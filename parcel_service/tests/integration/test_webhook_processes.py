@@ -180,3 +180,36 @@ def test_200_concurrent_events_on_20_parcels_reach_3_endpoints_each_exactly_as_r
             data = json.loads(request.body)["data"]
             versions[(data["id"], data["version"])] += 1
     assert len(versions) == 200  # every event once per endpoint, each with its own version
+
+
+def test_the_trace_continues_from_the_request_into_the_delivery_task():
+    from parcel_service.tests.integration.test_observability_processes import TRACE_ID, TRACEPARENT, otlp_receiver
+
+    customer = UserFactory()
+    with receiver(always(204)) as rec, redis_server() as (_, port), otlp_receiver() as collector:
+        broker = f"redis://127.0.0.1:{port}/0"
+        WebhookEndpointFactory(owner=customer, url=rec.url, events=["parcel.created"])
+        tracing = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+        with (
+            celery_worker(broker, **tracing),
+            gunicorn(workers=1, CELERY_BROKER_URL=broker, REDIS_URL=broker, **tracing) as server,
+        ):
+            created = requests.post(
+                f"{server.url}/api/v1/parcels/",
+                json=valid_body(),
+                headers={**bearer(customer), "traceparent": TRACEPARENT},
+                timeout=30,
+            )
+            assert created.status_code == 201
+            rec.wait_for(1, timeout=30)
+            spans = collector.wait_for(
+                lambda spans: any(trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans)
+            )
+    names = {name for trace, name, _ in spans if trace == TRACE_ID}
+    assert "parcel.create" in names  # the request's own span
+    assert any(name.startswith("run/") and name.endswith("deliver") for name in names), names  # the worker's task
+    assert "POST" in names  # the webhook attempt (urllib3), in the same trace
