@@ -26,6 +26,11 @@ urlpatterns = [
     re_path(r"^auth/token/refresh/?$", views.TokenRefreshView.as_view(), name="token-refresh"),
     re_path(r"^track/(?P<tracking_number>[^/]+)/?$", views.TrackingView.as_view(), name="track"),
     re_path(r"^events/batch/?$", batch.BatchEventsView.as_view(), name="events-batch"),
+    re_path(
+        rf"^webhooks/(?P<pk>{views.UUID_PATTERN})/deliveries/?$",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^health/ready/?$", views.ReadinessView.as_view(), name="health-ready"),
     *router.urls,

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -73,7 +73,7 @@ class WebhookEndpointViewSet(
     serializer_class = WebhookEndpointSerializer
     permission_classes = [IsAuthenticated, HasRequiredScope, IsNotCarrier]
     required_scopes = dict.fromkeys(
-        ("list", "create", "retrieve", "partial_update", "destroy", "rotate_secret", "test", "deliveries", "redeliver"),
+        ("list", "create", "retrieve", "partial_update", "destroy", "rotate_secret", "test", "redeliver"),
         ApiKeyScope.WEBHOOKS_MANAGE,
     )
     pagination_class = WebhookCursorPagination
@@ -154,21 +154,6 @@ class WebhookEndpointViewSet(
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        summary="List an endpoint's deliveries",
-        description="Every message to the endpoint and what became of it, newest first, cursor-paginated.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: WebhookDeliverySerializer(many=True), **problems(400, 401, 403, 404, 429)},
-    )
-    @action(detail=True, methods=["get"])
-    def deliveries(self, request: Request, pk: str) -> Response:
-        """The endpoint's delivery log."""
-        endpoint = self.get_object()
-        paginator = self.paginator
-        assert paginator is not None  # noqa: S101 - pagination_class is set
-        page = paginator.paginate_queryset(WebhookDelivery.objects.filter(endpoint=endpoint), request, view=self)
-        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
-
-    @extend_schema(
         summary="Redeliver a message",
         description="A new attempt of the same message (the same `webhook-id`), whatever became of it so far.",
         request=None,
@@ -180,3 +165,26 @@ class WebhookEndpointViewSet(
         delivery = get_object_or_404(WebhookDelivery, endpoint=self.get_object(), pk=delivery_id)
         delivery = get_webhook_service().redeliver(delivery=delivery)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    tags=["webhooks"],
+    summary="List an endpoint's deliveries",
+    description="Every message to the endpoint and what became of it, newest first, cursor-paginated.",
+    parameters=PAGE_PARAMETERS,
+    responses={200: WebhookDeliverySerializer(many=True), **problems(400, 401, 403, 404, 429)},
+)
+class WebhookDeliveryListView(generics.ListAPIView[WebhookDelivery]):
+    """``GET /webhooks/{id}/deliveries/``: the delivery log of one of the caller's endpoints."""
+
+    serializer_class = WebhookDeliverySerializer
+    permission_classes = [IsAuthenticated, HasRequiredScope, IsNotCarrier]
+    required_scopes = {"GET": ApiKeyScope.WEBHOOKS_MANAGE}
+    pagination_class = WebhookCursorPagination
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        """The deliveries of the endpoint in the URL, if it is the caller's (else a 404)."""
+        owner = cast(int, self.request.user.pk)  # authenticated: never None
+        endpoint = get_object_or_404(WebhookEndpoint, pk=self.kwargs["pk"], owner_id=owner)
+        return WebhookDelivery.objects.filter(endpoint=endpoint)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # failure is final.
 RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.2
-# An attempt in flight holds its message this much longer than the request may take.
+# A task's claim holds its messages this much longer than their attempts may take.
 LEASE_MARGIN_S = 10.0
 
 Claim = tuple[str, int]  # a message id and the number of attempts it had when the task was queued
@@ -93,7 +93,7 @@ class Deliverer:
     ) -> None:
         self.client = client
         self.clock = clock
-        self.lease = timedelta(seconds=timeout_s + LEASE_MARGIN_S)
+        self.attempt_time = timedelta(seconds=timeout_s)
         self.allow_private = allow_private
         self.retry_scale = retry_scale
         self.disable_after = timedelta(seconds=disable_after_s)
@@ -125,8 +125,11 @@ class Deliverer:
             # cost more than running it.
             claimed = [delivery for delivery in candidates if wanted[str(delivery.pk)] == delivery.attempts]
             if claimed:
+                # The task attempts its messages one after another: the lease covers them all, each taking the
+                # longest an attempt may take, so none comes due again while it still waits its turn here.
+                lease = self.attempt_time * len(claimed) + timedelta(seconds=LEASE_MARGIN_S)
                 leased = WebhookDelivery.objects.filter(pk__in=[delivery.pk for delivery in claimed])
-                leased.update(attempts=F("attempts") + 1, locked_until=now + self.lease)
+                leased.update(attempts=F("attempts") + 1, locked_until=now + lease)
         for delivery in claimed:
             delivery.attempts += 1
         return claimed

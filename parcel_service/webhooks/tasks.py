@@ -25,6 +25,7 @@ from .queue import queue_claims
 logger = logging.getLogger(__name__)
 
 DISPATCH_LIMIT = 2000
+PURGE_BATCH = 5000
 # A queued message whose task never ran (lost with a broker restart) is queued again after this long.
 REQUEUE_AFTER = timedelta(seconds=60)
 
@@ -60,10 +61,15 @@ def dispatch_due() -> int:
 
 @shared_task(name="parcel_service.webhooks.purge_deliveries", ignore_result=True)
 def purge_deliveries() -> int:
-    """Delete finished (succeeded or failed) messages older than ``WEBHOOK_RETENTION_DAYS``; the number deleted."""
+    """Delete finished (succeeded or failed) messages older than ``WEBHOOK_RETENTION_DAYS``; the number deleted.
+
+    In batches of ``PURGE_BATCH``, each a statement well within the statement timeout however much has built up.
+    """
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
     done = WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.PENDING).filter(created_at__lt=cutoff)
-    deleted, _ = done.delete()
+    deleted = 0
+    while batch := list(done.values_list("pk", flat=True)[:PURGE_BATCH]):
+        deleted += WebhookDelivery.objects.filter(pk__in=batch).delete()[0]
     return deleted
 
 

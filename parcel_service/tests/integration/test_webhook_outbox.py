@@ -255,3 +255,31 @@ def test_a_staff_endpoint_hears_of_every_customers_parcels(staff, customer, carr
         carrier_client.post(f"/api/v1/parcels/{parcel.pk}/events/", {"status": "in_transit"}, format="json")
     assert {m.parcel_id for m in messages(endpoint)} == {p.pk for p in parcels}
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_the_purge_deletes_finished_messages_past_retention_only(customer, monkeypatch):
+    from parcel_service.webhooks import tasks
+
+    monkeypatch.setattr(tasks, "PURGE_BATCH", 2)  # several batches
+    endpoint = WebhookEndpointFactory(owner=customer)
+    old = timezone.now() - timedelta(days=31)
+    kept = [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event_type="t", snapshot={}, status="pending", created_at=old
+        ),
+        WebhookDelivery.objects.create(endpoint=endpoint, event_type="t", snapshot={}, status="succeeded"),
+    ]
+    for status in ("succeeded", "failed", "succeeded"):
+        WebhookDelivery.objects.create(endpoint=endpoint, event_type="t", snapshot={}, status=status, created_at=old)
+    assert tasks.purge_deliveries() == 3
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {d.pk for d in kept}
+
+
+def test_the_task_lease_covers_every_message_it_holds(customer):
+    endpoint = WebhookEndpointFactory(owner=customer, url="http://127.0.0.1:1/")
+    messages = [WebhookDelivery.objects.create(endpoint=endpoint, event_type="t", snapshot={}) for _ in range(3)]
+    d = deliverer(timeout_s=5.0)
+    claimed = d._claim({str(m.pk): 0 for m in messages})
+    leases = set(WebhookDelivery.objects.values_list("locked_until", flat=True))
+    assert len(claimed) == 3 and len(leases) == 1
+    assert timedelta(seconds=24) < leases.pop() - timezone.now() <= timedelta(seconds=25)  # 3 x 5 s + 10 s
