@@ -34,12 +34,18 @@ case "$1" in
     ;;
   worker)
     shift
+    # The probes' files from a previous run of this container (a per-pod /tmp outlives a restart; a
+    # SIGKILL or an OOM kill leaves them behind): a stale ".ready" would make a worker that cannot reach
+    # the broker look ready, and a fresh-looking heartbeat would pass the startup probe early.
+    heartbeat="${CELERY_HEARTBEAT_FILE:-/tmp/celery-heartbeat}"
+    rm -f "$heartbeat" "$heartbeat.ready"
     # Threads: a delivery waits on the network, not the CPU; one process also keeps its metrics in one place.
     exec celery -A core_project worker --pool threads --concurrency "${WEBHOOK_WORKER_THREADS:-8}" \
       --without-mingle --without-gossip --loglevel INFO "$@"
     ;;
   beat)
     shift
+    rm -f "${CELERY_BEAT_HEARTBEAT_FILE:-/tmp/celerybeat-heartbeat}"
     exec celery -A core_project beat --loglevel INFO "$@"
     ;;
   python | python3 | bash | sh)

@@ -15,6 +15,13 @@ NetworkPolicy
   * Every rule admits traffic on at least one port that each selected pod template really declares
     (by name or number): a renamed container port must not silently cut the ingress controller or
     Prometheus off.
+  * The pods that open connections to addresses customers choose (``EGRESS_RESTRICTED_COMPONENTS``: the
+    webhook worker, and beat beside it) are selected by a NetworkPolicy that governs Egress.
+  * No egress rule admits every port to every destination, and none that admits every port lets a
+    private range (``PRIVATE_NETWORKS``: RFC 1918, carrier-grade NAT, loopback, link-local and the cloud
+    metadata address, IPv6 loopback, unique-local and link-local) through an ``ipBlock``: each such range
+    must sit inside one ``except`` entry. Rules limited to named ports (DNS, PostgreSQL, Redis) may go
+    anywhere.
 
 Usage:
     python deploy/kubernetes/check_exposure.py OBJECTS_DIR
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +51,19 @@ POD_TEMPLATE_PATHS = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
+# app.kubernetes.io/component values whose pods must have their egress restricted by a NetworkPolicy.
+EGRESS_RESTRICTED_COMPONENTS = ("webhook-worker", "webhook-beat")
+PRIVATE_NETWORKS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+)
 
 Obj = dict[str, Any]
 
@@ -118,6 +139,49 @@ def _declared_ports(template: Obj) -> set[Any]:
     return ports
 
 
+def _span(network: str) -> tuple[int, int, int]:
+    """An address block as (IP version, first address, last address)."""
+    block = ip_network(network, strict=False)
+    return block.version, int(block.network_address), int(block.broadcast_address)
+
+
+def _within(inner: tuple[int, int, int], outer: tuple[int, int, int]) -> bool:
+    return inner[0] == outer[0] and outer[1] <= inner[1] and inner[2] <= outer[2]
+
+
+def _private_ranges_opened(block: Obj) -> list[str]:
+    """The private ranges an ``ipBlock`` lets through: those that overlap its CIDR and no ``except`` entry covers."""
+    cidr = _span(block.get("cidr", ""))
+    excepts = [_span(entry) for entry in block.get("except") or []]
+    opened = []
+    for private in PRIVATE_NETWORKS:
+        span = _span(private)
+        if span[0] != cidr[0] or span[2] < cidr[1] or cidr[2] < span[1]:
+            continue  # no overlap
+        # Two overlapping CIDR blocks: one contains the other. What passes is the smaller of the two.
+        inside = span if _within(span, cidr) else cidr
+        if not any(_within(inside, entry) for entry in excepts):
+            opened.append(private)
+    return opened
+
+
+def check_egress(policy: Obj) -> list[str]:
+    """Problems with one NetworkPolicy's egress rules (see the module docstring)."""
+    problems = []
+    for index, rule in enumerate(_dig(policy, ("spec", "egress")) or []):
+        if rule.get("ports"):
+            continue
+        where = f"{_name(policy)} egress rule {index}"
+        if not rule.get("to"):
+            problems.append(f"{where}: no `to` and no `ports`, so it admits every destination on every port")
+        for peer in rule.get("to") or []:
+            if "ipBlock" in peer:
+                opened = _private_ranges_opened(peer["ipBlock"])
+                if opened:
+                    problems.append(f"{where}: ipBlock {peer['ipBlock'].get('cidr')} admits every port of {opened}")
+    return problems
+
+
 def check_network_policies(objects: list[Obj]) -> list[str]:
     """Problems with the render's NetworkPolicies against its pod templates (see the module docstring)."""
     problems = []
@@ -135,6 +199,12 @@ def check_network_policies(objects: list[Obj]) -> list[str]:
         ]
         if not governing:
             problems.append(f"{_name(workload)}: no NetworkPolicy governs inbound traffic to its pods")
+        if labels.get("app.kubernetes.io/component") in EGRESS_RESTRICTED_COMPONENTS and not any(
+            "Egress" in (_dig(policy, ("spec", "policyTypes")) or [])
+            and _selects(_dig(policy, ("spec", "podSelector")), labels)
+            for policy in policies
+        ):
+            problems.append(f"{_name(workload)}: no NetworkPolicy restricts its pods' outbound traffic")
         for policy in governing:
             for index, rule in enumerate(_dig(policy, ("spec", "ingress")) or []):
                 ports = {port.get("port") for port in rule.get("ports") or []}
@@ -144,6 +214,7 @@ def check_network_policies(objects: list[Obj]) -> list[str]:
                         f"declared by the pods of {_name(workload)}, so the rule admits nothing"
                     )
     for policy in policies:
+        problems += check_egress(policy)
         for index, rule in enumerate(_dig(policy, ("spec", "ingress")) or []):
             where = f"{_name(policy)} ingress rule {index}"
             if not rule.get("from"):
