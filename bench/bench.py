@@ -38,6 +38,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script from anywhere: the repository root holds deploy.loopback, shared with the tests.
 sys.path.insert(0, str(ROOT))
+import batch  # noqa: E402  (bench/batch.py: this script's directory is on sys.path)
+
 from deploy.loopback import free_port  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -95,10 +97,15 @@ class Config:
     redis_db: int = env_int("BENCH_REDIS_DB", 13)
     redis_host: str = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1:6379")
     deep_pages: int = env_int("BENCH_DEEP_PAGES", 1000)
+    # Measure only these endpoints (comma-separated keys; empty: all). Targets then are not evaluated.
+    only: list[str] = field(
+        default_factory=lambda: [e.strip() for e in os.environ.get("BENCH_ONLY", "").split(",") if e.strip()]
+    )
     segments: int = 0
     segment_seconds: int = 0
     dataset: str = ""  # the dataset being measured: each has a database of its own
     results: Path = Path(os.environ.get("BENCH_RESULTS", str(RESULTS)))
+    results_name: str = os.environ.get("BENCH_RESULTS_NAME", "latest")  # <name>.json and <name>.md
 
     def __post_init__(self) -> None:
         self.duration = env_int("BENCH_DURATION", 3 if self.quick else 10)
@@ -133,6 +140,7 @@ READ_ENDPOINTS = (
     "carrier_list_first",
     "carrier_list_deep",
     "detail",
+    "detail_api_key",
     "label_warm",
     "label_cold",
 )
@@ -205,6 +213,7 @@ class Bench:
             THROTTLE_ANON="1000000/min",
             THROTTLE_USER="1000000/min",
             THROTTLE_AUTH="1000000/min",
+            THROTTLE_API_KEY="1000000/min",
             JWT_ACCESS_LIFETIME_S="86400",
             PYTHONDONTWRITEBYTECODE="1",
         )
@@ -299,6 +308,7 @@ class Bench:
             "(SELECT id FROM parcel_service_parcel WHERE reference LIKE 'soak-%%')"
         )
         self.sql("DELETE FROM parcel_service_parcel WHERE reference LIKE 'soak-%%' RETURNING 1")
+        self.sql("DELETE FROM parcel_service_apikey WHERE name = %s RETURNING 1", (batch.KEY_NAME,))
 
     # -- server -------------------------------------------------------------------------------------------
 
@@ -412,6 +422,7 @@ class Bench:
         *,
         connections: int,
         token: str = "",
+        scheme: str = "Bearer",
         items: Path | None = None,
         body: dict[str, Any] | None = None,
         order: str = "sequential",
@@ -423,6 +434,7 @@ class Bench:
             BENCH_LUA_DIR=str(LUA),
             BENCH_PATH=path,
             BENCH_TOKEN=token,
+            BENCH_AUTH_SCHEME=scheme,
             BENCH_ORDER=order,
             BENCH_NAME=name,
             BENCH_THREADS=str(self.config.threads),
@@ -576,6 +588,7 @@ class Bench:
         self.flush_cache()
         self.start_server()
         shipper, carrier = self.token("bench-shipper"), self.token("bench-carrier")
+        shipper_key = batch.create_api_key(self.url(""), shipper, ["parcels:read"])
         inputs = self.prepare_inputs()
         deep_path, depth = self.deep_cursor(carrier)
         # Warm-up: every worker imports lazily-loaded code and opens its database connection.
@@ -609,6 +622,14 @@ class Bench:
                 "script": "get.lua",
                 "path": "/api/v1/parcels/{item}/",
                 "token": shipper,
+                "items": inputs["detail"],
+            },
+            # The same warm reads with the shipper's API key instead of the JWT (the ratio of the two: the key's cost).
+            "detail_api_key": {
+                "script": "get.lua",
+                "path": "/api/v1/parcels/{item}/",
+                "token": shipper_key,
+                "scheme": "Api-Key",
                 "items": inputs["detail"],
             },
             # The shipper's labels, rendered once before (cached); then labels of parcels never rendered (each
@@ -656,7 +677,9 @@ class Bench:
 
         before = baseline()
         for endpoint, spec in specs.items():
-            kwargs = {k: spec[k] for k in ("token", "items", "body", "order") if k in spec}
+            if self.config.only and endpoint not in self.config.only:
+                continue
+            kwargs = {k: spec[k] for k in ("token", "scheme", "items", "body", "order") if k in spec}
             if endpoint == "tracking_warm":
                 warm_tracking()
             if endpoint == "detail":
@@ -733,6 +756,11 @@ class Bench:
                 f"errors {errors} {dict(statuses)}"
             )
             before = after
+        if not self.config.only or set(batch.ROWS) & set(self.config.only):
+            # A 1000-event batch holds about 15 MiB at its peak: the workers' RSS before the batch rows, too.
+            self.run_info["rss_mib"][f"{name}_before_batch"] = self.worker_rss_mib()
+            rows = batch.BatchRows(self, carrier_token=carrier, log=log)
+            out.update(rows.measure(before, baseline, out.get("add_event")))
         rss = self.worker_rss_mib()
         self.run_info["rss_mib"][name] = rss
         mean = statistics.mean(baselines)
@@ -776,7 +804,8 @@ class Bench:
 
     def sample_error(self, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
         """Replay a few requests of an endpoint that had errors and return the first non-2xx answer."""
-        headers = {"Authorization": f"Bearer {kwargs['token']}"} if kwargs.get("token") else {}
+        scheme = kwargs.get("scheme", "Bearer")
+        headers = {"Authorization": f"{scheme} {kwargs['token']}"} if kwargs.get("token") else {}
         items = kwargs["items"].read_text().split() if kwargs.get("items") else [""]
         for item in items[:20]:
             path = spec["path"].replace("{item}", item)
@@ -824,6 +853,9 @@ class Bench:
             target(endpoint, ratio(endpoint) >= minimum, f"ratio {ratio(endpoint)} >= {minimum}")
         # Compared as ratios (each against its own adjacent baselines, so machine noise cancels) and one-sided:
         # the promise is that depth costs nothing, i.e. a deep page is at most 10% slower than the first.
+        keyed = round(ratio("detail_api_key") / ratio("detail"), 3) if ratio("detail") else 0.0
+        target("api_key_vs_jwt", keyed >= 0.95, f"detail with Api-Key / with JWT: {keyed} >= 0.95 (ratios, same run)")
+        targets.update(batch.targets(d))
         target("label_warm", ratio("label_warm") >= 0.5, f"ratio {ratio('label_warm')} >= 0.5 (of health)")
         # A sync worker renders on one core at a time: with more workers than cores, the cores are the limit.
         busy = min(self.config.workers, len(os.sched_getaffinity(0)))
@@ -854,7 +886,12 @@ class Bench:
         five_xx = sum(e.get("5xx", 0) for ds in datasets.values() for k, e in ds.items())
         target("no_5xx", five_xx == 0, f"{five_xx} responses with 5xx over all runs")
         rss = self.results["rss_mib_max"]
-        target("rss_per_worker", rss is not None and rss <= 120, f"peak RSS {rss} MiB per worker <= 120")
+        before_batch = self.run_info["rss_mib"].get(f"{main}_before_batch", {}).get("peak")
+        target(
+            "rss_per_worker",
+            rss is not None and rss <= 120,
+            f"peak RSS {rss} MiB per worker <= 120 (before the batch rows: {before_batch} MiB)",
+        )
         return targets
 
     def markdown(self) -> str:
@@ -887,6 +924,8 @@ class Bench:
                 "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
             ]
             for endpoint in ENDPOINTS:
+                if endpoint not in data:  # BENCH_ONLY
+                    continue
                 e = data[endpoint]
                 notes = []
                 if e["flagged"]:
@@ -905,10 +944,13 @@ class Bench:
                     f"{min(e['ratio_segments']):.3f}-{max(e['ratio_segments']):.3f} | {e['p50_ms']} | {e['p99_ms']} | "
                     f"{e['errors']} | {e['baseline_rps']:.0f} | {e['baseline_spread_pct']}% | {'; '.join(notes)} |"
                 )
+            lines += batch.markdown(data)
         if "10k" in datasets and "1m" in datasets:
             lines += ["", "### Scaling 10k → 1m (ratio_1m / ratio_10k)", "", "| endpoint | 10k | 1m | change |"]
             lines.append("|---|---:|---:|---:|")
             for endpoint in ENDPOINTS:
+                if endpoint not in datasets["10k"] or endpoint not in datasets["1m"]:  # BENCH_ONLY
+                    continue
                 r10, r1m = datasets["10k"][endpoint]["ratio"], datasets["1m"][endpoint]["ratio"]
                 change = f"{r1m / r10:.2f}" if r10 else "n/a"
                 lines.append(f"| {endpoint} | {r10:.3f} | {r1m:.3f} | {change} |")
@@ -938,6 +980,7 @@ class Bench:
             "segments": config.segments,
             "segment_s": config.segment_seconds,
             "datasets": config.datasets,
+            "only": config.only,
             "deep_pages": config.deep_pages,
             "databases": [f"{config.db_name}_{name}" for name in config.datasets],
             "redis_db": config.redis_db,
@@ -953,13 +996,18 @@ class Bench:
                 self.results["datasets"][name] = self.run_dataset(name)
             peaks = [r["peak"] for r in self.run_info["rss_mib"].values()]
             self.results["rss_mib_max"] = max(peaks) if peaks else None
-            self.results["targets"] = self.evaluate()
+            if config.only:
+                only = ",".join(config.only)
+                self.results["targets"] = {"_dataset": None, "_only": f"BENCH_ONLY={only}: targets not evaluated"}
+            else:
+                self.results["targets"] = self.evaluate()
             config.results.mkdir(parents=True, exist_ok=True)
-            (config.results / "latest.json").write_text(json.dumps(self.results, indent=2, sort_keys=False) + "\n")
+            name = config.results_name
+            (config.results / f"{name}.json").write_text(json.dumps(self.results, indent=2, sort_keys=False) + "\n")
             table = self.markdown()
-            (config.results / "latest.md").write_text(table)
+            (config.results / f"{name}.md").write_text(table)
             print(table)
-            log(f"wrote {config.results / 'latest.json'} and latest.md")
+            log(f"wrote {config.results / name}.json and {name}.md")
             return 0
         except BaseException:
             log(f"failed; last server log lines:\n{self.tail_log()}")

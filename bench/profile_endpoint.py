@@ -4,7 +4,8 @@ Usage (after ``make bench`` seeded ``parcel_bench_1m``; ``BENCH_DB=parcel_bench_
 
     .venv/bin/python bench/profile_endpoint.py customer_list [requests]
 
-Endpoints: tracking_cold, tracking_warm, customer_list, carrier_list_first, detail, create, add_event.
+Endpoints: tracking_cold, tracking_warm, customer_list, carrier_list_first, detail, create, add_event, and
+batch_<size> (``POST /events/batch/`` with <size> in-transit parcels per request, e.g. batch_1000).
 Prints pyinstrument's text report (the hottest call paths first), then the top functions by self time.
 The requests go through Django's test client, so the whole middleware, DRF and ORM stack runs, but no
 Gunicorn or network.
@@ -62,6 +63,15 @@ def main() -> None:
         )
         rows = cursor.fetchall()
     in_transit = [r[1] for r in rows if r[2] == "in_transit"]
+    batch_size = int(endpoint.split("_")[1]) if endpoint.startswith("batch_") else 0
+    if batch_size:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tracking_number FROM parcel_service_parcel WHERE reference LIKE 'seed-%%' "
+                "AND status = 'in_transit' ORDER BY md5(id::text) LIMIT %s",
+                [batch_size * (count + 10)],
+            )
+            numbers = [r[0] for r in cursor.fetchall()]
     body = (
         '{"sender": {"name": "A", "street": "S 1", "city": "C", "postal_code": "1", "country": "NL"}, '
         '"recipient": {"name": "B", "street": "S 2", "city": "D", "postal_code": "2", "country": "DE"}, '
@@ -91,6 +101,17 @@ def main() -> None:
                 data='{"status": "in_transit"}',
                 content_type="application/json",
             ).status_code
+        if batch_size:  # each batch over the next distinct parcels (in_transit again is always legal)
+            start = i * batch_size % max(1, len(numbers) - batch_size + 1)
+            items = ",".join(
+                f'{{"tracking_number": "{n}", "status": "in_transit", "location": "Bench hub"}}'
+                for n in numbers[start : start + batch_size]
+            )
+            response = as_carrier.post(
+                "/api/v1/events/batch/", data=f'{{"events": [{items}]}}', content_type="application/json"
+            )
+            assert response.json()["summary"]["failed"] == 0, response.content[:500]
+            return response.status_code
         raise SystemExit(f"unknown endpoint {endpoint}")
 
     for i in range(10):  # warm-up: imports, connection, caches

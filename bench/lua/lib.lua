@@ -1,6 +1,6 @@
 -- Shared helpers for the bench scripts (loaded with dofile by each script; every wrk thread has its own Lua state).
 -- Configuration comes from the environment, set by bench/bench.py:
---   BENCH_TOKEN   bearer token (optional)
+--   BENCH_TOKEN   token (optional), sent as "Authorization: <BENCH_AUTH_SCHEME, default Bearer> <token>"
 --   BENCH_ITEMS   file with one item per line, substituted for "{item}" in BENCH_PATH (optional)
 --   BENCH_PATH    request path, e.g. /api/v1/track/{item}/
 --   BENCH_BODY    file whose content is the request body (optional; implies Content-Type: application/json)
@@ -30,7 +30,7 @@ end
 function M.headers()
   local h = { ["Accept"] = "application/json" }
   local token = os.getenv("BENCH_TOKEN")
-  if token and #token > 0 then h["Authorization"] = "Bearer " .. token end
+  if token and #token > 0 then h["Authorization"] = (os.getenv("BENCH_AUTH_SCHEME") or "Bearer") .. " " .. token end
   if os.getenv("BENCH_BODY") then h["Content-Type"] = "application/json" end
   return h
 end
