@@ -207,7 +207,10 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
             assert created.status_code == 201
             rec.wait_for(1, timeout=30)
             spans = collector.wait_for(
-                lambda spans: any(trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans)
+                lambda spans: any(
+                    trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans
+                ),
+                timeout=60,
             )
     names = {name for trace, name, _ in spans if trace == TRACE_ID}
     assert "parcel.create" in names  # the request's own span
