@@ -86,9 +86,10 @@ def instrument() -> None:
     global _instrumented
     if _instrumented or not settings.TRACING_ENABLED:
         return
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    from .tracing_middleware import DjangoInstrumentor
 
     DjangoInstrumentor().instrument(
         excluded_urls=settings.OTEL_PYTHON_DJANGO_EXCLUDED_URLS,
