@@ -1,21 +1,24 @@
 """The per-request floor in-process: CPU microseconds per request of the WSGI application, no Gunicorn, no network.
 
-Usage (after ``make bench`` seeded ``<BENCH_DB>_10k``)::
+Usage (after ``make bench`` seeded ``<BENCH_DB>_10k``; ``BENCH_REDIS_DB`` as for the bench)::
 
-    .venv/bin/python bench/floor.py                      # every variant below, each in its own process
-    .venv/bin/python bench/floor.py --variant default    # one variant
-    .venv/bin/python bench/floor.py --profile health     # cProfile of one path (default variant), top functions
+    .venv/bin/python bench/floor.py --chains                    # middleware chains compared in one process
+    .venv/bin/python bench/floor.py --chains --variant tracing  # the same, instrumented for tracing
+    .venv/bin/python bench/floor.py                             # process variants: tracing off / on
+    .venv/bin/python bench/floor.py --profile health            # cProfile of one path (top functions)
 
 Calls ``core_project.wsgi.application`` directly with a prepared WSGI environ, as Gunicorn's sync worker
-would, for the health probe, a warm tracking read and a warm detail read, and reports the median of several
-timed batches in µs of process CPU per request. The variants switch one thing off at a time (metrics, the
-access line, tracing) so each one's share of the floor is a difference of two numbers measured the same way.
+would, for the health probe, a warm tracking read and a warm detail read, and reports µs of process CPU per
+request: the least over rounds of batches (outside load only ever adds). With ``--chains`` the chains of
+``CHAINS`` take turns batch by batch in one process, so a change is a difference of two numbers measured
+side by side ("before: …" rows put back what the service used before; "- …" rows leave one thing out).
 Log lines go to /dev/null (formatted and written all the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import logging
@@ -35,31 +38,65 @@ REDIS_DB = os.environ.get("BENCH_REDIS_DB", "13")
 # Process variants: environment on top of the bench's production settings (read once, at start-up).
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
-    "tracing": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9/"},  # instrumented; nothing listens there
+    # Exporting to an OTLP sink in this process (answers 200), as the bench does; "{sink}" is its URL.
+    "tracing": {"OTEL_EXPORTER_OTLP_ENDPOINT": "{sink}"},
+    "tracing, nothing sampled": {"OTEL_EXPORTER_OTLP_ENDPOINT": "{sink}", "OTEL_TRACES_SAMPLER_ARG": "0"},
+    "tracing, everything sampled": {"OTEL_EXPORTER_OTLP_ENDPOINT": "{sink}", "OTEL_TRACES_SAMPLER_ARG": "1"},
 }
-# Middleware chains compared within one process: what each leaves out (see handler()).
-CHAINS: dict[str, tuple[str, ...]] = {
-    "as configured": (),
-    "- django-prometheus middleware": ("django_prometheus",),
-    "- statement timer": ("db_metrics",),
-    "- access line": ("access_line",),
-    "- sessions, auth, messages": ("sessions", "auth.middleware", "messages"),
-    "- messages": ("messages",),
-    "- csrf": ("csrf",),
-    "- whitenoise": ("whitenoise",),
-    "- cors": ("corsheaders",),
-    "- axes": ("axes",),
-    "- security, x-frame, csp": ("security.Security", "clickjacking", "ContentSecurity"),
-    "- common": ("common.Common",),
-    "- body limit, https": ("BodySize", "HttpsRequired"),
-    "- all but request id": ("django", "corsheaders", "whitenoise", "axes", "BodySize", "Https", "Content"),
+# Middleware chains compared within one process. "drop": leave out the classes whose path contains one of these
+# ("access_line" silences the access logger, "db_metrics" removes the statement timer); "swap": replace a class
+# by another (the "before" rows put back what an earlier version used); "formatter": the log lines' formatter.
+_SITE = "parcel_service.http.middleware.Site"
+_BEFORE_SITE = {
+    f"{_SITE}SessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
+    f"{_SITE}AuthenticationMiddleware": "django.contrib.auth.middleware.AuthenticationMiddleware",
+    f"{_SITE}MessageMiddleware": "django.contrib.messages.middleware.MessageMiddleware",
 }
+_BEFORE_METRICS = {
+    "parcel_service.http.middleware.PrometheusMetricsMiddleware": (
+        "django_prometheus.middleware.PrometheusAfterMiddleware"
+    )
+}
+_BEFORE_TRACING = {
+    "parcel_service.http.tracing_middleware.TracingMiddleware": (
+        "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
+    )
+}
+_JSON_DUMPS = "pythonjsonlogger.json.JsonFormatter"
+CHAINS: dict[str, dict[str, Any]] = {
+    "as configured": {},
+    "before: Django's session, auth, messages on /api/": {"swap": _BEFORE_SITE},
+    "before: django-prometheus' label lookups": {"swap": _BEFORE_METRICS},
+    "before: log lines by json.dumps": {"formatter": _JSON_DUMPS},
+    "before: the instrumentation's middleware (tracing only)": {"swap": _BEFORE_TRACING},
+    "before: all of the above": {
+        "swap": {**_BEFORE_SITE, **_BEFORE_METRICS, **_BEFORE_TRACING},
+        "formatter": _JSON_DUMPS,
+    },
+    "- the tracing middleware (tracing only)": {"drop": ("tracing_middleware", "otel_middleware")},
+    "- access line": {"drop": ("access_line",)},
+    "- metrics (middleware, statement timer)": {"drop": ("django_prometheus", "PrometheusMetrics", "db_metrics")},
+    "- csrf": {"drop": ("csrf",)},
+    "- whitenoise": {"drop": ("whitenoise",)},
+    "- cors": {"drop": ("corsheaders",)},
+    "- axes": {"drop": ("axes",)},
+    "- security, x-frame, csp": {"drop": ("security.Security", "clickjacking", "ContentSecurity")},
+    "- common": {"drop": ("common.Common",)},
+    "- body limit": {"drop": ("BodySize",)},
+    "- all but the request id (access line kept)": {
+        "drop": ("django", "corsheaders", "whitenoise", "axes", "BodySize", "Https", "Content", "Site", "Prometheus")
+    },
+}
+ROUNDS = int(os.environ.get("FLOOR_ROUNDS", "12"))
+BATCH = int(os.environ.get("FLOOR_BATCH", "200"))
 PATHS = ("health", "tracking_warm", "detail")
 
 
 def child_env(variant: str, extra: dict[str, str]) -> dict[str, str]:
     """Production settings on the bench database, throttles out of the way, plus the variant's switches."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "USER")}
+    env = {
+        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "USER") or k.startswith("FLOOR_")
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="core_project.settings.prod",
         SECRET_KEY=secrets.token_urlsafe(48),
@@ -71,9 +108,22 @@ def child_env(variant: str, extra: dict[str, str]) -> dict[str, str]:
         THROTTLE_USER="1000000/min",
         OTEL_TRACES_SAMPLER_ARG="0.1",
     )
-    env.update(VARIANTS[variant])
+    env.update({k: v.replace("{sink}", sink_url()) for k, v in VARIANTS[variant].items()})
     env.update(extra)
     return env
+
+
+_SINK: list[Any] = []
+
+
+def sink_url() -> str:
+    """URL of the OTLP sink this process runs for the traced variants (started on first use)."""
+    if not _SINK:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from bench import OtlpSink
+
+        _SINK.append(OtlpSink())
+    return str(_SINK[0].url)
 
 
 def measure(paths: tuple[str, ...], profile: str | None, chains: bool) -> dict[str, Any]:
@@ -127,7 +177,9 @@ def measure(paths: tuple[str, ...], profile: str | None, chains: bool) -> dict[s
         "tracking_warm": [(f"/api/v1/track/{number}/", False) for number, _ in rows],
         "detail": [(f"/api/v1/parcels/{parcel_id}/", True) for _, parcel_id in rows],
     }
-    handlers = {name: handler(drop) for name, drop in CHAINS.items()} if chains else {"default": application}
+    only = os.environ.get("FLOOR_CHAINS", "")  # a substring: only the chains whose name has it (and the first)
+    selected = {k: v for i, (k, v) in enumerate(CHAINS.items()) if not i or only in k}
+    handlers = {name: handler(**spec) for name, spec in selected.items()} if chains else {"default": application}
     statuses: dict[str, set[str]] = {}
 
     def call(app: Any, path: str, auth: bool) -> str:
@@ -146,6 +198,9 @@ def measure(paths: tuple[str, ...], profile: str | None, chains: bool) -> dict[s
     for app in handlers.values():
         for name in paths:
             batch(app, name, 300)  # warm-up: caches filled, connections open, lazy imports done
+    # As gunicorn.conf.py's post_worker_init: what start-up loaded is frozen out of the collector's view.
+    gc.collect()
+    gc.freeze()
     if profile:
         import cProfile
         import pstats
@@ -157,16 +212,18 @@ def measure(paths: tuple[str, ...], profile: str | None, chains: bool) -> dict[s
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(30)
         stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("cumulative").print_stats("opentelemetry|tracing", 40)  # what tracing adds
+        stats.sort_stats("tottime").print_stats("opentelemetry|tracing", 25)
         return {}
     # The chains take turns, batch by batch, so outside load falls on all of them alike; the least CPU time of
     # each is kept (load only ever adds).
     best: dict[str, dict[str, float]] = {}
-    for _ in range(7):
+    for _ in range(ROUNDS):
         for chain, app in handlers.items():
             for name in paths:
                 started = time.process_time()
-                batch(app, name, 300)
-                us = (time.process_time() - started) / 300 * 1e6
+                batch(app, name, BATCH)
+                us = (time.process_time() - started) / BATCH * 1e6
                 mine = best.setdefault(chain, {})
                 mine[name] = round(min(mine.get(name, 1e9), us), 1)
     bad = {name: sorted(seen) for name, seen in statuses.items() if seen != {"200 OK"}}
@@ -175,38 +232,46 @@ def measure(paths: tuple[str, ...], profile: str | None, chains: bool) -> dict[s
     return best
 
 
-def handler(drop: tuple[str, ...]) -> Any:
-    """A WSGI handler whose middleware chain leaves out the classes whose path contains one of ``drop``.
-
-    ``"access_line"`` stands for the access line (the logger is silenced around the handler's calls);
-    ``"db_metrics"`` for the statement timer.
-    """
+def handler(drop: tuple[str, ...] = (), swap: dict[str, str] | None = None, formatter: str = "") -> Any:
+    """A WSGI handler with its own middleware chain and log formatter (see ``CHAINS``)."""
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.test.utils import override_settings
+    from django.utils.module_loading import import_string
 
+    from core_project.logformat import JSON_FORMATTER
     from core_project.wsgi import application
     from parcel_service import metrics
 
-    middleware = [m for m in settings_middleware() if not any(d in m for d in drop)]
+    swap = swap or {}
+    middleware = [swap.get(m, m) for m in settings_middleware() if not any(d in m for d in drop)]
     with override_settings(MIDDLEWARE=middleware):
         inner = WSGIHandler()
     access = logging.getLogger("parcel_service.access")
+    handlers = logging.getLogger().handlers
+    options = {k: v for k, v in JSON_FORMATTER.items() if k != "()"}
+    own_formatter = import_string(formatter)(**options) if formatter else None
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         # The chunked-body wrapper of core_project.wsgi stays in front, as in production.
         level = access.level
         wrappers = list(connection.execute_wrappers)
+        formatters = [h.formatter for h in handlers]
         if "access_line" in drop:
             access.setLevel(logging.WARNING)
         if "db_metrics" in drop and metrics.timed_query in connection.execute_wrappers:
             connection.execute_wrappers.remove(metrics.timed_query)
+        if own_formatter is not None:
+            for h in handlers:
+                h.setFormatter(own_formatter)
         try:
             application.application = inner
             return application(environ, start_response)
         finally:
             access.setLevel(level)
             connection.execute_wrappers[:] = wrappers
+            for h, f in zip(handlers, formatters, strict=True):
+                h.setFormatter(f)
 
     return app
 
