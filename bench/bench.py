@@ -23,12 +23,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -81,6 +83,8 @@ class Config:
     """Knobs, all from the environment (see bench/README.md)."""
 
     quick: bool = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
+    # Our server traced (sampler 0.1, spans exported to the bench's OTLP sink), compared with an untraced twin.
+    tracing: bool = os.environ.get("BENCH_TRACING", "1") not in ("", "0", "false")
     duration: int = 0
     # Production's default (gunicorn.conf.py: 2 x CPUs + 1, at most 8): 5 on 2 cores. Measured against 3 on
     # this 2-core machine: the same read ratios within noise, add_event about 15% higher (a worker waiting on
@@ -133,6 +137,8 @@ DATASETS = {
     "1m": {"parcels": 1_000_000, "owners": 100, "shipper_share": 100_000},
 }
 EVENTS_PER_PARCEL = 3
+# Issue 13: ours over the reference server's health (the reference is bench/reference).
+REFERENCE_TARGETS = {"health": 1.0, "tracking_warm": 0.8, "detail": 0.6, "customer_list": 0.25}
 READ_ENDPOINTS = (
     "tracking_warm",
     "tracking_cold",
@@ -146,6 +152,53 @@ READ_ENDPOINTS = (
 )
 WRITE_ENDPOINTS = ("create", "add_event", "add_event_one_parcel")
 ENDPOINTS = READ_ENDPOINTS + WRITE_ENDPOINTS
+
+
+@dataclass
+class Server:
+    """A Gunicorn the bench started: its master process, port and log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    handle: BinaryIO
+
+
+class OtlpSink:
+    """A local OTLP/HTTP receiver that answers 200 to every export and counts what it received.
+
+    Stands in for an OpenTelemetry collector, so the traced server exports for real (serialisation, HTTP
+    request, batch thread) without a collector's CPU on the measured cores beyond reading the bytes.
+    """
+
+    def __init__(self) -> None:
+        self.exports = 0
+        self.bytes = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                sink.exports += 1
+                sink.bytes += length
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, name="otlp-sink", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def log(message: str) -> None:
@@ -184,12 +237,20 @@ class Bench:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.tmp = Path(tempfile.mkdtemp(prefix="parcel-bench-"))
-        self.server: subprocess.Popen[bytes] | None = None
-        self.server_log = self.tmp / "gunicorn.log"
-        self.port = 0
-        # Exactly four top-level keys; details of the run (knobs, seeding time, baselines, RSS per dataset)
-        # live under machine.run.
-        self.results: dict[str, Any] = {"machine": machine_info(), "datasets": {}, "rss_mib_max": None, "targets": {}}
+        self.servers: dict[str, Server] = {}
+        self.sink = OtlpSink()
+        # Per dataset: the endpoints (datasets), the reference server beside ours (reference), tracing on vs off
+        # (tracing) and the sizes docs/capacity.md is computed from (storage). Details of the run (knobs, seeding
+        # time, baselines, RSS per dataset) live under machine.run.
+        self.results: dict[str, Any] = {
+            "machine": machine_info(),
+            "datasets": {},
+            "reference": {},
+            "tracing": {},
+            "storage": {},
+            "rss_mib_max": None,
+            "targets": {},
+        }
         self.run_info: dict[str, Any] = {"config": {}, "seed_seconds": {}, "baselines": {}, "rss_mib": {}}
         self.results["machine"]["run"] = self.run_info
 
@@ -310,78 +371,113 @@ class Bench:
         self.sql("DELETE FROM parcel_service_parcel WHERE reference LIKE 'soak-%%' RETURNING 1")
         self.sql("DELETE FROM parcel_service_apikey WHERE name = %s RETURNING 1", (batch.KEY_NAME,))
 
-    # -- server -------------------------------------------------------------------------------------------
+    # -- servers ------------------------------------------------------------------------------------------
 
-    def start_server(self) -> None:
-        """Start Gunicorn as production runs it and wait until it answers the liveness probe."""
-        self.stop_server()
-        self.port = free_port()
+    def start_servers(self) -> None:
+        """Start our server (as production runs it), its untraced twin and the reference server; wait for all."""
+        self.stop_servers()
+        # Ours with metrics, the JSON access line and tracing on (exporting to the bench's sink): the issue's
+        # targets are for the service with all its observability on, as production runs it.
+        self.start_ours("ours", tracing=self.config.tracing)
+        if self.config.tracing:
+            # The same service without an OTLP endpoint (nothing instrumented): the other side of "tracing on
+            # vs off". Idle while the other servers are measured: a waiting sync worker costs no CPU.
+            self.start_ours("untraced", tracing=False)
+        self.start_reference()
+
+    def start_ours(self, name: str, *, tracing: bool) -> None:
+        """Start the service's Gunicorn as production runs it."""
+        port = free_port()
         env = self.prod_env()
-        metrics_dir = self.tmp / f"prometheus-{self.port}"
+        metrics_dir = self.tmp / f"prometheus-{port}"
         metrics_dir.mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        if tracing:
+            env.update(
+                OTEL_EXPORTER_OTLP_ENDPOINT=self.sink.url,
+                OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                OTEL_TRACES_SAMPLER_ARG="0.1",
+                OTEL_EXPORTER_OTLP_TIMEOUT="2",
+            )
         cmd = [str(GUNICORN), "core_project.wsgi:application"]
         if (ROOT / "gunicorn.conf.py").exists():
-            env["GUNICORN_BIND"] = f"127.0.0.1:{self.port}"
+            env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
             env["WEB_CONCURRENCY"] = str(self.config.workers)
             env["GUNICORN_WORKERS"] = str(self.config.workers)
             cmd += ["--config", "gunicorn.conf.py"]
         # Explicit flags win over the config file; the access log stays off (the app writes its own line).
         # The worker class is the config file's (production's sync worker with problem+json edge errors);
         # without one, Gunicorn's default is the sync worker too.
-        cmd += [
-            "--workers",
-            str(self.config.workers),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "30",
-        ]
-        log(f"starting gunicorn on 127.0.0.1:{self.port} with {self.config.workers} sync workers")
-        self.log_handle = self.server_log.open("ab")
-        self.server = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log_handle, stderr=subprocess.STDOUT, start_new_session=True
+        cmd += ["--workers", str(self.config.workers), "--bind", f"127.0.0.1:{port}"]
+        cmd += ["--log-level", "warning", "--timeout", "30"]
+        self.start_gunicorn(name, cmd, env, cwd=ROOT, port=port)
+
+    def start_reference(self) -> None:
+        """Start the reference server (bench/reference): a textbook Django + DRF project, the same workers."""
+        port = free_port()
+        env = self.base_env()
+        env.update(SECRET_KEY=secrets.token_urlsafe(48), PYTHONDONTWRITEBYTECODE="1")
+        # Run from bench/reference, where no gunicorn.conf.py is picked up: Gunicorn's defaults, but the same
+        # number of workers, worker class (on a 2xx it is Gunicorn's sync worker), timeout and heartbeat directory.
+        cmd = [str(GUNICORN), "reference_project.wsgi:application", "--pythonpath", str(ROOT)]
+        cmd += ["--worker-class", "core_project.gunicorn_worker.ProblemSyncWorker"]
+        cmd += ["--workers", str(self.config.workers), "--bind", f"127.0.0.1:{port}"]
+        cmd += ["--log-level", "warning", "--timeout", "30"]
+        if Path("/dev/shm").is_dir():
+            cmd += ["--worker-tmp-dir", "/dev/shm"]
+        self.start_gunicorn("reference", cmd, env, cwd=BENCH / "reference", port=port)
+
+    def start_gunicorn(self, name: str, cmd: list[str], env: dict[str, str], *, cwd: Path, port: int) -> None:
+        """Start one Gunicorn and wait until it answers the liveness probe with all its workers."""
+        log(f"starting {name} gunicorn on 127.0.0.1:{port} with {self.config.workers} sync workers")
+        path = self.tmp / f"gunicorn-{name}.log"
+        handle = path.open("ab")
+        process = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
+        server = Server(name, process, port, path, handle)
+        self.servers[name] = server
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.server.returncode}:\n{self.tail_log()}")
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} gunicorn exited with {process.returncode}:\n{self.tail_log(name)}")
             try:
-                answered = requests.get(self.url("/api/v1/health/"), timeout=2).status_code == 200
-                if answered and len(self.worker_pids()) >= self.config.workers:
+                answered = requests.get(self.url("/api/v1/health/", name), timeout=2).status_code == 200
+                if answered and len(self.worker_pids(name)) >= self.config.workers:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"gunicorn did not become ready in 60s:\n{self.tail_log()}")
+        raise RuntimeError(f"{name} gunicorn did not become ready in 60s:\n{self.tail_log(name)}")
 
-    def stop_server(self) -> None:
-        """Stop Gunicorn (TERM, then KILL after 15 s)."""
-        if self.server is None or self.server.poll() is not None:
-            self.server = None
-            return
-        try:
-            os.killpg(self.server.pid, signal.SIGTERM)
-            self.server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.server.pid, signal.SIGKILL)
-            self.server.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        self.server = None
+    def stop_servers(self, *names: str) -> None:
+        """Stop the named Gunicorns, or all (TERM, then KILL after 15 s)."""
+        for name in names or list(self.servers):
+            server = self.servers.pop(name, None)
+            if server is None or server.process.poll() is not None:
+                continue
+            try:
+                os.killpg(server.process.pid, signal.SIGTERM)
+                server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.process.pid, signal.SIGKILL)
+                server.process.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+            server.handle.close()
 
-    def tail_log(self, lines: int = 40) -> str:
-        """Last lines of the server log."""
+    def tail_log(self, name: str = "ours", lines: int = 40) -> str:
+        """Last lines of a server's log."""
+        path = self.tmp / f"gunicorn-{name}.log"
         try:
-            return "\n".join(self.server_log.read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
 
-    def worker_pids(self) -> list[int]:
-        """Pids of the Gunicorn workers (children of the master)."""
-        if self.server is None:
+    def worker_pids(self, name: str = "ours") -> list[int]:
+        """Pids of a Gunicorn's workers (children of its master)."""
+        server = self.servers.get(name)
+        if server is None:
             return []
         pids = []
         for status in Path("/proc").glob("[0-9]*/status"):
@@ -390,12 +486,12 @@ class Bench:
             except OSError:
                 continue
             match = re.search(r"^PPid:\s+(\d+)", text, re.MULTILINE)
-            if match and int(match.group(1)) == self.server.pid:
+            if match and int(match.group(1)) == server.process.pid:
                 pids.append(int(status.parent.name))
         return pids
 
     def worker_rss_mib(self) -> dict[str, float]:
-        """Peak (VmHWM) and current (VmRSS) resident memory of the largest worker, in MiB."""
+        """Peak (VmHWM) and current (VmRSS) resident memory of our largest worker, in MiB."""
         peak, current = 0.0, 0.0
         for pid in self.worker_pids():
             try:
@@ -408,9 +504,9 @@ class Bench:
             current = max(current, int(rss.group(1)) / 1024 if rss else 0)
         return {"peak": round(peak, 1), "current": round(current, 1)}
 
-    def url(self, path: str) -> str:
-        """Absolute URL on the bench server."""
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, server: str = "ours") -> str:
+        """Absolute URL on one of the bench's servers."""
+        return f"http://127.0.0.1:{self.servers[server].port}{path}"
 
     # -- load ---------------------------------------------------------------------------------------------
 
@@ -427,8 +523,9 @@ class Bench:
         body: dict[str, Any] | None = None,
         order: str = "sequential",
         seconds: int | None = None,
+        server: str = "ours",
     ) -> dict[str, Any]:
-        """Run wrk once and return its summary plus the status codes the service logged meanwhile."""
+        """Run wrk once against one server; return its summary plus the status codes our service logged meanwhile."""
         env = self.base_env()
         env.update(
             BENCH_LUA_DIR=str(LUA),
@@ -454,9 +551,10 @@ class Bench:
             "--timeout=5s",
             "--latency",
             f"--script={LUA / script}",
-            f"http://127.0.0.1:{self.port}",
+            self.url("", server),
         ]
-        offset = self.server_log.stat().st_size
+        log_file = self.servers[server].log
+        offset = log_file.stat().st_size
         limit = (seconds or self.config.duration) + 60
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -466,15 +564,15 @@ class Bench:
         seconds = summary["duration_us"] / 1e6
         summary["rps"] = summary["requests"] / seconds if seconds else 0.0
         summary["socket_errors"] = sum(summary[f"errors_{k}"] for k in ("connect", "read", "write", "timeout"))
-        summary["statuses"], summary["error_samples"] = self.logged_statuses(offset)
+        summary["statuses"], summary["error_samples"] = self.logged_statuses(log_file, offset)
         return summary
 
-    def logged_statuses(self, offset: int) -> tuple[dict[str, int], list[str]]:
+    def logged_statuses(self, log_file: Path, offset: int) -> tuple[dict[str, int], list[str]]:
         """Count the statuses of the service's access lines written since ``offset``; sample error lines."""
         time.sleep(0.2)
         statuses: Counter[str] = Counter()
         samples: list[str] = []
-        with self.server_log.open("rb") as handle:
+        with log_file.open("rb") as handle:
             handle.seek(offset)
             for raw in handle:
                 text = raw.decode(errors="replace").strip()
@@ -585,8 +683,9 @@ class Bench:
         """Seed, start the server and measure every endpoint interleaved with the baseline."""
         self.run_info["seed_seconds"][name] = self.seed(name)
         self.reset_bench_writes()
+        self.results["storage"][name] = self.storage_database()
         self.flush_cache()
-        self.start_server()
+        self.start_servers()
         shipper, carrier = self.token("bench-shipper"), self.token("bench-carrier")
         shipper_key = batch.create_api_key(self.url(""), shipper, ["parcels:read"])
         inputs = self.prepare_inputs()
@@ -675,11 +774,14 @@ class Bench:
             baselines.append(result["rps"])
             return result["rps"]
 
+        # The reference server's health first, measured like an endpoint: its ratio is reference / our health.
+        reference_spec = {"script": "get.lua", "path": "/api/v1/health/", "server": "reference"}
+        reference: dict[str, Any] = {}
         before = baseline()
-        for endpoint, spec in specs.items():
-            if self.config.only and endpoint not in self.config.only:
+        for endpoint, spec in [("reference_health", reference_spec), *specs.items()]:
+            if self.config.only and endpoint not in self.config.only and endpoint != "reference_health":
                 continue
-            kwargs = {k: spec[k] for k in ("token", "scheme", "items", "body", "order") if k in spec}
+            kwargs = {k: spec[k] for k in ("token", "scheme", "items", "body", "order", "server") if k in spec}
             if endpoint == "tracking_warm":
                 warm_tracking()
             if endpoint == "detail":
@@ -719,6 +821,7 @@ class Bench:
                 "rps": round(rps, 1),
                 "ratio": round(statistics.median(segment_ratios), 3),
                 "ratio_segments": [round(r, 3) for r in segment_ratios],
+                "segments_rps": [round(seg["rps"], 1) for seg in segments],
                 "p50_ms": round(latency["p50_us"] / 1000, 2),
                 "p99_ms": round(latency["p99_us"] / 1000, 2),
                 "errors": errors,
@@ -749,7 +852,10 @@ class Bench:
             if errors:
                 entry["error_samples"] = [s for r in runs for s in r["error_samples"]][:5]
                 entry["error_sample_response"] = self.sample_error(spec, kwargs)
-            out[endpoint] = entry
+            if endpoint == "reference_health":
+                reference = entry
+            else:
+                out[endpoint] = entry
             log(
                 f"  {endpoint}: {entry['rps']} rps, ratio {entry['ratio']} (segments {entry['ratio_segments']}), "
                 f"p50 {entry['p50_ms']} ms, p99 {entry['p99_ms']} ms, baseline spread {entry['baseline_spread_pct']}%, "
@@ -761,6 +867,21 @@ class Bench:
             self.run_info["rss_mib"][f"{name}_before_batch"] = self.worker_rss_mib()
             rows = batch.BatchRows(self, carrier_token=carrier, log=log)
             out.update(rows.measure(before, baseline, out.get("add_event")))
+        self.results["reference"][name] = self.versus_reference(reference, out)
+        if self.config.tracing:
+            warm_tracking()
+            warm_detail()
+            self.results["tracing"][name] = {
+                endpoint: self.tracing_on_off(name, endpoint, spec, c)
+                for endpoint, spec in (
+                    ("health", {"script": "get.lua", "path": "/api/v1/health/"}),
+                    ("tracking_warm", specs["tracking_warm"]),
+                    ("detail", specs["detail"]),
+                )
+            }
+            self.results["tracing"][name]["_sink"] = {"exports": self.sink.exports, "bytes": self.sink.bytes}
+        self.stop_servers("untraced")
+        self.results["storage"][name].update(self.storage_live())
         rss = self.worker_rss_mib()
         self.run_info["rss_mib"][name] = rss
         mean = statistics.mean(baselines)
@@ -771,7 +892,7 @@ class Bench:
             "spread_pct": round(overall, 1),
             "flagged": overall > 10,
         }
-        self.stop_server()
+        self.stop_servers()
         return out
 
     def measure(
@@ -797,6 +918,126 @@ class Bench:
             run["misses"] = max(0, self.tracking_keys() - keys_before)
             run["served"] = max(run["requests"], sum(run["statuses"].values()))
         return run
+
+    def versus_reference(self, reference: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        """Our endpoints over the reference server's health, from ratios to our health measured in this run.
+
+        Our health over the reference's is the median over the reference's segments of (mean of our health
+        around it) / (its rps); an endpoint's is its ratio over the reference's ratio, both to our health.
+        """
+        around = reference["baseline_runs_rps"]
+        mine = [(around[i] + around[i + 1]) / 2 / seg for i, seg in enumerate(reference["segments_rps"]) if seg]
+        versus = {"health": round(statistics.median(mine), 3) if mine else None}
+        for endpoint in ("tracking_warm", "detail", "customer_list"):
+            versus[endpoint] = round(out[endpoint]["ratio"] / reference["ratio"], 3) if reference["ratio"] else None
+        return {**reference, "ours_health_rps": round(statistics.median(around), 1), "versus": versus}
+
+    def tracing_on_off(self, name: str, endpoint: str, spec: dict[str, Any], connections: int) -> dict[str, Any]:
+        """Rps of an endpoint on our traced server in segments, each between two on the untraced twin."""
+        kwargs = {k: spec[k] for k in ("token", "items", "body", "order") if k in spec}
+        seconds = self.config.segment_seconds
+
+        def run(server: str, index: int) -> float:
+            label = f"{name}-tracing-{endpoint}-{server}-s{index}"
+            result = self.wrk(
+                label, spec["script"], spec["path"], connections=connections, seconds=seconds, server=server, **kwargs
+            )
+            return float(result["rps"])
+
+        on: list[float] = []
+        off = [run("untraced", 0)]
+        for index in range(self.config.segments):
+            on.append(run("ours", index))
+            off.append(run("untraced", index + 1))
+        ratios = [rps / ((off[i] + off[i + 1]) / 2) for i, rps in enumerate(on)]
+        ratio = statistics.median(ratios)
+        entry = {
+            "rps_on": round(statistics.median(on), 1),
+            "rps_off": round(statistics.median(off), 1),
+            "ratio": round(ratio, 3),
+            "ratio_segments": [round(r, 3) for r in ratios],
+            "loss_pct": round((1 - ratio) * 100, 1),
+        }
+        log(f"  tracing on/off {endpoint}: {entry}")
+        return entry
+
+    def storage_database(self) -> dict[str, Any]:
+        """Bytes per parcel, per event and per index row of the seeded tables (heap, TOAST, each index)."""
+        tables = {}
+        for table in ("parcel_service_parcel", "parcel_service_trackingevent"):
+            rows = self.sql(f"SELECT count(*) FROM {table}")[0][0]  # exact: the statistics' estimate may lag
+            heap, total, indexes = self.sql(
+                "SELECT pg_relation_size(%s), pg_total_relation_size(%s), pg_indexes_size(%s)", (table, table, table)
+            )[0]
+            per_index = dict(
+                self.sql(
+                    "SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE i.indrelid = %s::regclass ORDER BY 2 DESC",
+                    (table,),
+                )
+            )
+            tables[table] = {
+                "rows": rows,
+                "heap_bytes": heap,
+                "toast_bytes": total - heap - indexes,
+                "index_bytes": indexes,
+                "total_bytes": total,
+                "bytes_per_row": round(total / rows, 1) if rows else None,
+                "heap_bytes_per_row": round(heap / rows, 1) if rows else None,
+                "index_bytes_per_row": {k: round(v / rows, 1) for k, v in per_index.items()} if rows else {},
+            }
+        database = self.sql("SELECT pg_database_size(current_database())")[0][0]
+        return {"tables": tables, "database_bytes": database}
+
+    def storage_live(self) -> dict[str, Any]:
+        """Redis bytes per cached document (MEMORY USAGE, by key kind) and connections per worker of our server."""
+        client = self.redis()
+        kinds: dict[str, list[str]] = {}
+        for key in client.scan_iter(count=1000):
+            text = key.decode(errors="replace")
+            # ps:1:track:v1:<number> -> track:v1; ps:1:parcel:v2:<uuid> -> parcel:v2; throttle counters likewise.
+            parts = text.split(":")
+            kind = ":".join(parts[2:4]) if len(parts) > 4 else ":".join(parts[2:3])
+            if len(kinds.setdefault(kind, [])) < 200:
+                kinds[kind].append(text)
+        cached = {}
+        for kind, keys in sorted(kinds.items()):
+            sizes = [client.memory_usage(key, samples=0) or 0 for key in keys]
+            cached[kind] = {"sampled": len(keys), "bytes_mean": round(statistics.mean(sizes), 1)}
+        info = client.info("memory")
+        connections = self.worker_connections()
+        return {
+            "redis_bytes_per_key": cached,
+            "redis": {"keys": client.dbsize(), "used_memory": info.get("used_memory")},
+            "connections_per_worker": connections,
+        }
+
+    def worker_connections(self) -> dict[str, float]:
+        """Established TCP connections of our workers to PostgreSQL and to Redis, per worker (from /proc)."""
+        ports = {int(self.config.pg_url.rsplit(":", 1)[1].split("/")[0]): "postgres"}
+        ports[int(self.config.redis_host.rsplit(":", 1)[1])] = "redis"
+        remote: dict[str, int] = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "01":  # ESTABLISHED
+                    remote[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+        pids = self.worker_pids()
+        counts = Counter[str]()
+        for pid in pids:
+            try:
+                links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+            except OSError:
+                continue
+            for link in links:
+                inode = link[len("socket:[") : -1] if link.startswith("socket:[") else None
+                if inode in remote and remote[inode] in ports:
+                    counts[ports[remote[inode]]] += 1
+        return {kind: round(counts[kind] / len(pids), 2) if pids else 0.0 for kind in ("postgres", "redis")}
 
     def contention_events(self, parcel_id: str) -> int:
         """Number of events of the contention parcel."""
@@ -883,6 +1124,24 @@ class Bench:
             target("reads_scale_to_1m", ok, f"ratio_1m / ratio_10k per read endpoint: {scaling}")
         else:
             target("reads_scale_to_1m", None, "needs both datasets (BENCH_DATASETS=10k,1m)")
+        # Issue 13: against the reference server's health, and tracing on vs off (same dataset).
+        reference = self.results["reference"].get(main)
+        if reference:
+            for key, minimum in REFERENCE_TARGETS.items():
+                value = reference["versus"][key]
+                target(
+                    f"vs_reference_{key}",
+                    value is not None and value >= minimum,
+                    f"{key} {value} x the reference server's health >= {minimum}",
+                )
+        tracing = self.results["tracing"].get(main)
+        if tracing:
+            losses = {k: v["loss_pct"] for k, v in tracing.items() if not k.startswith("_")}
+            target(
+                "tracing_on_vs_off",
+                all(loss <= 5 for loss in losses.values()),
+                f"loss with tracing on (sampler 0.1, exporting) <= 5% per endpoint: {losses}",
+            )
         five_xx = sum(e.get("5xx", 0) for ds in datasets.values() for k, e in ds.items())
         target("no_5xx", five_xx == 0, f"{five_xx} responses with 5xx over all runs")
         rss = self.results["rss_mib_max"]
@@ -945,6 +1204,38 @@ class Bench:
                     f"{e['errors']} | {e['baseline_rps']:.0f} | {e['baseline_spread_pct']}% | {'; '.join(notes)} |"
                 )
             lines += batch.markdown(data)
+            reference = self.results["reference"].get(name)
+            if reference:
+                lines += [
+                    "",
+                    f"Reference server (`bench/reference`, textbook Django + DRF, same workers): health "
+                    f"{reference['rps']:.0f} rps (segments {min(reference['ratio_segments']):.3f}-"
+                    f"{max(reference['ratio_segments']):.3f} of our health, which ran at "
+                    f"{reference['ours_health_rps']:.0f} rps beside it; p50 {reference['p50_ms']} ms).",
+                    "",
+                    "| ours / reference health | ratio | target |",
+                    "|---|---:|---:|",
+                ]
+                for key, value in reference["versus"].items():
+                    lines.append(f"| {key} | {value:.3f} | {REFERENCE_TARGETS[key]} |")
+            tracing = self.results["tracing"].get(name)
+            if tracing:
+                sink = tracing.get("_sink", {})
+                lines += [
+                    "",
+                    f"Tracing on (sampler 0.1, exporting to a local OTLP sink: {sink.get('exports')} exports, "
+                    f"{sink.get('bytes')} bytes over the run) vs off (no endpoint), segments alternating:",
+                    "",
+                    "| endpoint | rps on | rps off | on / off | segment ratios | loss |",
+                    "|---|---:|---:|---:|---|---:|",
+                ]
+                for key, e in tracing.items():
+                    if key.startswith("_"):
+                        continue
+                    lines.append(
+                        f"| {key} | {e['rps_on']:.0f} | {e['rps_off']:.0f} | {e['ratio']:.3f} | "
+                        f"{min(e['ratio_segments']):.3f}-{max(e['ratio_segments']):.3f} | {e['loss_pct']}% |"
+                    )
         if "10k" in datasets and "1m" in datasets:
             lines += ["", "### Scaling 10k → 1m (ratio_1m / ratio_10k)", "", "| endpoint | 10k | 1m | change |"]
             lines.append("|---|---:|---:|---:|")
@@ -1013,7 +1304,8 @@ class Bench:
             log(f"failed; last server log lines:\n{self.tail_log()}")
             raise
         finally:
-            self.stop_server()
+            self.stop_servers()
+            self.sink.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -62,18 +62,20 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     # Rejects oversized bodies with 413 before anything reads them.
     "parcel_service.http.middleware.BodySizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, authentication and messages middleware, skipped under /api/ (the API keeps no session).
+    "parcel_service.http.middleware.SiteSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "parcel_service.http.middleware.SiteAuthenticationMiddleware",
+    "parcel_service.http.middleware.SiteMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last (django-axes' rule): turns a locked-out admin login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
 if METRICS_ENABLED:
     MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
-    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+    # django-prometheus' PrometheusAfterMiddleware with its label lookups cached (same series).
+    MIDDLEWARE.append("parcel_service.http.middleware.PrometheusMetricsMiddleware")
 
 ROOT_URLCONF = "core_project.urls"
 WSGI_APPLICATION = "core_project.wsgi.application"

@@ -1,4 +1,8 @@
-"""HTTP middleware: request ids, access lines, no-store when authenticated, body limits, HTTPS only, HTML CSP."""
+"""HTTP middleware: request ids, access lines, no-store when authenticated, body limits, HTTPS only, HTML CSP.
+
+Also the site-only variants of Django's session, authentication and messages middleware, and the Prometheus
+request metrics with their label lookups cached.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,18 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.request import split_domain_port
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import empty
+from django_prometheus.middleware import PrometheusAfterMiddleware
 
 from .credentials import api_key_prefix
 from .logging import request_id_var, trace_fields
@@ -118,11 +128,14 @@ class BodySizeLimitMiddleware:
         """
         remaining = min(length, 4 * self.limit) if self.limit is not None else 0
         stream = request.META.get("wsgi.input")
-        while stream is not None and remaining > 0:
-            chunk = stream.read(min(remaining, 64 * 1024))
-            if not chunk:
-                break
-            remaining -= len(chunk)
+        try:
+            while stream is not None and remaining > 0:
+                chunk = stream.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except Exception:  # noqa: BLE001 - a body shorter than declared, a client gone: the 413 stands regardless
+            return
 
 
 class HttpsRequiredMiddleware:
@@ -172,3 +185,53 @@ class ContentSecurityPolicyMiddleware:
         if response.get("Content-Type", "").startswith("text/html"):
             response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class _SiteOnly(MiddlewareMixin):
+    """Skips a middleware under ``/api/``: the API authenticates every request itself and keeps no session.
+
+    Sessions, ``request.user`` from the session and flash messages serve the admin; under ``/api/`` they only
+    cost time (measured in bench/README.md). Every other path gets the middleware unchanged, and the class stays
+    a subclass of Django's, so the admin's system checks still find it.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """Pass API requests straight on; run the middleware for the others."""
+        if request.path_info.startswith("/api/"):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SiteSessionMiddleware(_SiteOnly, SessionMiddleware):
+    """Django's ``SessionMiddleware``, except under ``/api/``."""
+
+
+class SiteAuthenticationMiddleware(_SiteOnly, AuthenticationMiddleware):
+    """Django's ``AuthenticationMiddleware``, except under ``/api/`` (DRF's authenticators set ``request.user``)."""
+
+
+class SiteMessageMiddleware(_SiteOnly, MessageMiddleware):
+    """Django's ``MessageMiddleware``, except under ``/api/``."""
+
+
+class PrometheusMetricsMiddleware(PrometheusAfterMiddleware):
+    """django-prometheus' per-view request metrics, the same series, with each labelled child looked up once.
+
+    prometheus_client's ``labels()`` validates and stringifies the values and takes a lock on every call; the
+    middleware makes six such calls per request. The children are kept per metric and label values (views,
+    methods, statuses and charsets: a bounded set, which prometheus_client keeps for ever anyway).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self._children: dict[tuple[object, ...], object] = {}
+
+    def label_metric(self, metric, request, response=None, **labels):  # the base's signature, untyped
+        """The metric's child for these label values (the metric itself without labels)."""
+        if not labels:
+            return metric
+        key = (id(metric), *labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(**labels)
+        return child

@@ -4,8 +4,9 @@ Set up in two steps, because Gunicorn imports the application once in its master
 from it (``preload_app``):
 
 - ``instrument()`` runs at Django start-up (``AppConfig.ready``, before Django loads the middleware). It
-  only patches Django, psycopg2 and redis-py: no thread, no socket, nothing a fork could break. The
-  master does it once and every worker inherits it.
+  only adds the server span's middleware (``parcel_service.http.tracing_middleware``) and patches psycopg2
+  and redis-py: no thread, no socket, nothing a fork could break. The master does it once and every
+  worker inherits it.
 - ``start()`` creates the SDK tracer provider and its batch span processor, whose exporter thread and
   HTTP connection must belong to the process that uses them: a thread does not survive ``fork()``, and a
   lock it held at that instant stays locked in the child. It runs on the first request a process serves
@@ -13,9 +14,8 @@ from it (``preload_app``):
   starts its own after the fork, with or without ``preload_app``; ``runserver`` starts its own the same
   way. It needs no Gunicorn hook.
 
-Nothing is instrumented unless an OTLP endpoint is set (``settings.TRACING_ENABLED``): with nothing to
-export, the instrumentation's own work (attributes, span names, a second URL resolution, context) would
-still cost a warm tracking read about 230 µs of CPU, 40 % more than its 570 µs (measured). A span is
+Nothing is instrumented unless an OTLP endpoint is set (``settings.TRACING_ENABLED``): even an unsampled
+request pays for starting and ending its spans and switching context. A span is
 exported only if sampled (``OTEL_TRACES_SAMPLER``, default one trace in ten unless the caller's
 ``traceparent`` decided); unsampled requests still get ids, which the log lines carry
 (``parcel_service.http.logging``).
@@ -31,7 +31,6 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_started
-from django.http import HttpRequest
 from opentelemetry import trace
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import Resource
@@ -43,9 +42,7 @@ _lock = threading.Lock()
 _instrumented = False
 _provider: TracerProvider | None = None
 
-# The attributes the HTTP instrumentation fills from the request line, which are exported without the query
-# string (as the access log leaves it out: a filter value could one day be a name).
-_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.query")
+TRACING_MIDDLEWARE = "parcel_service.http.tracing_middleware.TracingMiddleware"
 
 
 def export_endpoint() -> str:
@@ -82,7 +79,7 @@ def build_sampler(name: str, argument: float) -> sampling.Sampler:
 
 
 def instrument() -> None:
-    """Make Django, psycopg2, redis-py, Celery and urllib3 (webhook attempts) create spans, if tracing is enabled.
+    """Make requests, psycopg2, redis-py, Celery and urllib3 (webhook attempts) create spans, if tracing is enabled.
 
     Once, before the middleware loads. Celery's spans carry the trace from the request that queued a task into
     the worker that runs it.
@@ -91,21 +88,14 @@ def instrument() -> None:
     if _instrumented or not settings.TRACING_ENABLED:
         return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
 
-    DjangoInstrumentor().instrument(
-        excluded_urls=settings.OTEL_PYTHON_DJANGO_EXCLUDED_URLS,
-        request_hook=_on_request,
-        # Second, after RequestIdMiddleware, which stays first so that even an error raised in this middleware
-        # (it resolves the URL for the span's name) is answered with the request id. The access line that
-        # RequestIdMiddleware writes after the span ended reads the span's ids from the request.
-        middleware_position=1,
-        # Request metrics come from Prometheus (django-prometheus), not from OpenTelemetry.
-        meter_provider=NoOpMeterProvider(),
-    )
+    # The server span's middleware (parcel_service.http.tracing_middleware), second, after RequestIdMiddleware
+    # (see there). Inserted only now, as an instrumentation would, so an untraced process never imports it.
+    if TRACING_MIDDLEWARE not in settings.MIDDLEWARE:
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE[:1], TRACING_MIDDLEWARE, *settings.MIDDLEWARE[1:]]
     Psycopg2Instrumentor().instrument(meter_provider=NoOpMeterProvider())
     RedisInstrumentor().instrument()
     CeleryInstrumentor().instrument()
@@ -215,21 +205,7 @@ def _start_on_first_request(**_: Any) -> None:
 
 def _keep_request_uri(*, environ: MutableMapping[str, Any], **_: Any) -> None:
     # Gunicorn passes the request line's URI (RAW_URI); wsgiref (runserver) and Django's test client do not,
-    # and the instrumentation then rebuilds it from PATH_INFO, which Django has by then decoded as UTF-8:
+    # and the request's attributes are then rebuilt from PATH_INFO, which Django has by then decoded as UTF-8:
     # a character outside Latin-1 made it raise (a 500). Record it while PATH_INFO is still the server's.
     if "RAW_URI" not in environ and "REQUEST_URI" not in environ:
         environ["REQUEST_URI"] = quote(environ.get("PATH_INFO", ""), safe="/;=,", encoding="latin1")
-
-
-def _on_request(span: trace.Span, request: HttpRequest) -> None:
-    request.span_context = span.get_span_context()  # type: ignore[attr-defined]
-    if not span.is_recording():
-        return
-    span.set_attribute("request_id", getattr(request, "request_id", "-"))
-    if not request.META.get("QUERY_STRING"):
-        return
-    attributes = getattr(span, "attributes", None) or {}
-    for name in _URL_ATTRIBUTES:
-        value = attributes.get(name)
-        if isinstance(value, str):
-            span.set_attribute(name, "" if name == "url.query" else value.split("?", 1)[0])

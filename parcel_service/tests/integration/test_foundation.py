@@ -190,7 +190,7 @@ def test_prod_logging_is_json_lines():
     from core_project.settings.base import build_logging
 
     config = build_logging("json", "INFO")
-    assert config["formatters"]["default"]["()"] == "pythonjsonlogger.json.JsonFormatter"
+    assert config["formatters"]["default"]["()"] == "pythonjsonlogger.orjson.OrjsonFormatter"
     assert config["handlers"]["console"]["filters"] == ["request_id"]
 
 

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.urls import resolve
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -161,6 +162,23 @@ def test_an_incoming_traceparent_is_continued_and_its_trace_id_is_in_the_access_
     (access,) = [r for r in caplog.records if r.name == "parcel_service.access"]
     assert access.trace_id == TRACE_ID
     assert access.span_id == f"{root.context.span_id:016x}"
+
+
+def test_the_server_span_is_named_after_the_route_and_carries_it(customer_client, spans):
+    # Named once the span is known to record, from Django's own resolution (parcel_service.http.tracing_middleware).
+    route = resolve(LIST_URL).route
+    assert customer_client.get(LIST_URL).status_code == 200
+    (root,) = [span for span in spans.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert root.name == f"GET {route}"
+    assert root.attributes["http.route"] == route
+
+
+def test_a_request_stopped_before_its_view_is_named_after_its_route_too(customer_client, spans):
+    route = resolve(LIST_URL).route
+    response = customer_client.post(LIST_URL, data=b"{}", content_type="application/json", CONTENT_LENGTH="99999999")
+    assert response.status_code == 413
+    (root,) = [span for span in spans.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert root.name == f"POST {route}"
 
 
 def test_health_probes_make_no_traces(anon_client, spans):

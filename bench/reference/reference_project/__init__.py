@@ -1,0 +1,1 @@
+"""The bench's reference server: a textbook Django + DRF project (see bench/reference/README.md)."""
