@@ -195,7 +195,7 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
         with (
-            celery_worker(broker, **tracing),
+            celery_worker(broker, **tracing) as worker,
             gunicorn(workers=1, CELERY_BROKER_URL=broker, REDIS_URL=broker, **tracing) as server,
         ):
             created = requests.post(
@@ -205,13 +205,21 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
                 timeout=30,
             )
             assert created.status_code == 201
-            rec.wait_for(1, timeout=30)
-            spans = collector.wait_for(
-                lambda spans: any(
-                    trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans
-                ),
-                timeout=60,
-            )
+            (request,) = rec.wait_for(1, timeout=30)
+            try:
+                spans = collector.wait_for(
+                    lambda spans: any(
+                        trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans
+                    ),
+                    timeout=60,
+                )
+            except AssertionError:
+                deliveries = list(WebhookDelivery.objects.values("id", "parcel_id", "status", "attempts"))
+                raise AssertionError(
+                    f"no traced delivery: created {created.json()['id']}, received {request.headers.get('webhook-id')} "
+                    f"{request.body[:120]!r}, deliveries {deliveries}, gunicorn {server.url}, worker log:\n"
+                    + "\n".join(line[:300] for line in worker.log_lines()[-25:])
+                ) from None
     names = {name for trace, name, _ in spans if trace == TRACE_ID}
     assert "parcel.create" in names  # the request's own span
     assert any(name.startswith("run/") and name.endswith("deliver") for name in names), names  # the worker's task
