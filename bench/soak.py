@@ -68,7 +68,7 @@ def run_mixed(bench: Bench, inputs: dict[str, Any], *, seconds: int, connections
         "--timeout=10s",
         "--latency",
         f"--script={LUA / 'mixed.lua'}",
-        f"http://127.0.0.1:{bench.port}",
+        bench.url(""),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     lines = {
@@ -232,7 +232,7 @@ def main() -> int:
     try:
         bench.prepare_database()
         bench.seed("10k")
-        bench.start_server()
+        bench.start_ours("ours", tracing=False)
         port = free_port()
         receiver = subprocess.Popen(
             [str(PYTHON), str(Path(__file__).with_name("receiver.py")), str(port)], stdout=subprocess.PIPE
@@ -299,7 +299,7 @@ def main() -> int:
         return 0 if ok else 1
     finally:
         bench.stop_processes(helpers)
-        bench.stop_server()
+        bench.stop_servers()
 
 
 if __name__ == "__main__":

@@ -307,14 +307,14 @@ class WebhookBench(Bench):
             self.seed("10k")
             self.reset_bench_writes()
             self.flush_cache()
-            self.start_server()
+            self.start_ours("ours", tracing=False)
             results: dict[str, Any] = {
                 "machine": self.results["machine"],
                 "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "dataset": "10k",
                 "event": self.event_cost(),
             }
-            self.stop_server()
+            self.stop_servers()
             results["delivery"] = self.throughput()
             table = self.report(results)
             self.config.results.mkdir(parents=True, exist_ok=True)
@@ -323,7 +323,7 @@ class WebhookBench(Bench):
             print(table)
             return 0
         finally:
-            self.stop_server()
+            self.stop_servers()
 
 
 if __name__ == "__main__":
