@@ -182,6 +182,7 @@ def test_200_concurrent_events_on_20_parcels_reach_3_endpoints_each_exactly_as_r
     assert len(versions) == 200  # every event once per endpoint, each with its own version
 
 
+@pytest.mark.isolated
 def test_the_trace_continues_from_the_request_into_the_delivery_task():
     from parcel_service.tests.integration.test_observability_processes import TRACE_ID, TRACEPARENT, otlp_receiver
 
@@ -208,9 +209,8 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
             (request,) = rec.wait_for(1, timeout=30)
             try:
                 spans = collector.wait_for(
-                    lambda spans: any(
-                        trace == TRACE_ID and "deliver" in name and "run" in name for trace, name, _ in spans
-                    ),
+                    lambda spans: {"parcel.create", "run/parcel_service.webhooks.deliver"}
+                    <= {name for trace, name, _ in spans if trace == TRACE_ID},
                     timeout=60,
                 )
             except AssertionError:
