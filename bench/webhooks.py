@@ -176,7 +176,10 @@ class WebhookBench(Bench):
     def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
         for process in processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)  # a worker and whatever it started
+                except ProcessLookupError:  # not a group leader (the receiver): the process alone
+                    process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=30)
