@@ -134,7 +134,7 @@ class BodySizeLimitMiddleware:
                 if not chunk:
                     break
                 remaining -= len(chunk)
-        except Exception:  # noqa: BLE001 - a body shorter than declared, a client gone: the 413 stands regardless
+        except Exception:  # a body shorter than declared, a client gone: the 413 stands regardless
             return
 
 
