@@ -37,6 +37,17 @@ def current_database_url() -> str:
     )
 
 
+def stop_gracefully(process: subprocess.Popen) -> None:
+    """SIGTERM a server started in its own session; SIGKILL its whole group if it has not exited within 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def wait_until_up(url: str, timeout: float = 30.0) -> None:
     """Poll ``url`` until it answers at all (any status)."""
     deadline = time.monotonic() + timeout
@@ -106,13 +117,7 @@ def gunicorn(workers: int = 2, **env_overrides: str) -> Iterator[GunicornServer]
         wait_until_up(f"{server.url}/api/v1/health/")
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_gracefully(process)
         shutil.rmtree(metrics_dir.parent, ignore_errors=True)
 
 
@@ -273,11 +278,5 @@ def celery_worker(broker_url: str, **env_overrides: str) -> Iterator[CeleryWorke
             time.sleep(0.1)
         yield worker
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_gracefully(process)
         shutil.rmtree(workdir, ignore_errors=True)
