@@ -35,6 +35,7 @@ CELERY_WORKER := $(BIN)/celery -A core_project worker -B --pool threads --concur
 ## run: migrate the SQLite dev database, create demo accounts, serve on 127.0.0.1:8000 with a webhook worker
 # Without REDIS_URL the worker's broker is the .celery-broker/ directory: webhooks work with nothing else installed.
 run: venv
+	@bash deploy/label-tools.sh || echo "make run: PDF labels answer 503 until their fonts are installed (deploy/label-tools.sh)"
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_demo_users
 	@mkdir -p .celery-broker

@@ -19,6 +19,11 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
+# The label rows measure rendering with the fonts the image ships; without them labels answer 503.
+if ! timeout 300 bash deploy/label-tools.sh; then
+  echo "bench: could not install the label fonts (see deploy/label-tools.sh); the label rows will fail" >&2
+fi
+
 if [[ "${1:-}" == "--soak" ]]; then
   shift
   exec .venv/bin/python bench/soak.py "$@"

@@ -13,10 +13,12 @@ sync workers, PostgreSQL + Redis on loopback, throttles out of the way):
 
 Webhooks are on throughout: two staff endpoints (they hear of every parcel) subscribe to creates and status
 changes, delivered by one webhook worker (with beat) to a receiver on loopback that answers at once.
+``SOAK_WEBHOOKS=0`` runs without them (no endpoint, worker or receiver), to see what they cost the service.
 
 Afterwards the database is checked: every create and every event acknowledged with 201 must be there
 exactly once (references and locations are unique to the run), and every one of them must have reached both
-endpoints (the outbox is drained first). Writes: ``bench/results/soak.json`` and ``soak.md``.
+endpoints (the outbox is drained first). Writes: ``bench/results/soak.json`` and ``soak.md``
+(``soak-no-webhooks.*`` without webhooks).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from bench import LUA, PYTHON, RESULTS, Bench, Config, log
 from deploy.loopback import free_port
 
 MINUTES = int(os.environ.get("SOAK_MINUTES", "10"))
+WEBHOOKS = os.environ.get("SOAK_WEBHOOKS", "1") not in ("", "0", "false")
 CONNECTIONS = 8
 TARGET_LOAD = 0.70
 
@@ -213,7 +216,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"p99 first soak minute {result['p99_first_min_ms']} ms, last {result['p99_last_min_ms']} ms; worker RSS "
         f"growth over the soak {result['rss_growth_pct']}%.",
     ]
-    h = result["webhooks"]
+    h = result.get("webhooks")
+    if h is None:
+        lines.append("Webhooks off (`SOAK_WEBHOOKS=0`): no endpoint, worker or receiver.")
+        return "\n".join(lines) + "\n"
     lines.append(
         f"Webhooks ({h['endpoints']} endpoints, 1 worker): {h['messages']} messages, {h['succeeded']} delivered, "
         f"{h['failed']} failed, {h['pending_after_drain']} still pending {h['drain_seconds_after_load']} s after the "
@@ -233,15 +239,18 @@ def main() -> int:
         bench.prepare_database()
         bench.seed("10k")
         bench.start_ours("ours", tracing=False)
-        port = free_port()
-        receiver = subprocess.Popen(
-            [str(PYTHON), str(Path(__file__).with_name("receiver.py")), str(port)], stdout=subprocess.PIPE
-        )
-        helpers.append(receiver)
-        endpoints = bench.staff_endpoints(
-            2, f"http://127.0.0.1:{port}/hooks", events='["parcel.created", "parcel.status_changed"]'
-        )
-        helpers += bench.start_workers(1, beat=True)
+        receiver = None
+        endpoints: list[str] = []
+        if WEBHOOKS:
+            port = free_port()
+            receiver = subprocess.Popen(
+                [str(PYTHON), str(Path(__file__).with_name("receiver.py")), str(port)], stdout=subprocess.PIPE
+            )
+            helpers.append(receiver)
+            endpoints = bench.staff_endpoints(
+                2, f"http://127.0.0.1:{port}/hooks", events='["parcel.created", "parcel.status_changed"]'
+            )
+            helpers += bench.start_workers(1, beat=True)
         inputs = prepare(bench)
         log("warm-up: every tracking and detail document once, then 10 s unpaced")
         warm_caches(bench, inputs)
@@ -282,20 +291,24 @@ def main() -> int:
             "phases": phases,
             "writes": verify_writes(bench, inputs["run"], [warm_up, *phases]),
         }
-        log("webhooks: waiting for the outbox to drain")
-        result["webhooks"] = drain_and_verify_webhooks(bench, inputs["run"], endpoints)
-        bench.stop_processes(helpers)
-        result["webhooks"]["received"] = int((receiver.stdout.read() if receiver.stdout else b"0").split()[-1] or 0)
+        if receiver is not None:
+            log("webhooks: waiting for the outbox to drain")
+            result["webhooks"] = drain_and_verify_webhooks(bench, inputs["run"], endpoints)
+            bench.stop_processes(helpers)
+            received = receiver.stdout.read() if receiver.stdout else b"0"
+            result["webhooks"]["received"] = int(received.split()[-1] or 0)
+        name = "soak" if WEBHOOKS else "soak-no-webhooks"
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "soak.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
         report = markdown(result)
-        (RESULTS / "soak.md").write_text(report)
+        (RESULTS / f"{name}.md").write_text(report)
         print(report)
         w = result["writes"]
         ok = all(p["status_5xx"] == 0 for p in phases if p["name"] != "overload (3x connections)")
         ok = ok and w["lost_creates"] == 0 and w["lost_events"] == 0 and w["duplicate_parcels"] == 0
-        h = result["webhooks"]
-        ok = ok and h["creates_not_delivered"] == 0 and h["events_not_delivered"] == 0 and h["pending_after_drain"] == 0
+        h = result.get("webhooks")
+        if h is not None:
+            ok = ok and not (h["creates_not_delivered"] or h["events_not_delivered"] or h["pending_after_drain"])
         return 0 if ok else 1
     finally:
         bench.stop_processes(helpers)

@@ -7,7 +7,9 @@
 2. **Delivery throughput.** Real ``parcel.status_changed`` messages (snapshots of seeded parcels and events) queued
    for one endpoint on a local receiver that answers at once (``receiver.py``, its own process), then delivered
    by 1 or 2 worker processes (``celery worker --pool threads``, as the image runs it): messages per second from
-   the first task queued to the last message recorded as succeeded, rounds alternating 1, 2, 1, 2 workers.
+   the first task queued to the last message recorded as succeeded, rounds alternating 1, 2, 1, 2 workers after
+   an uncounted warm-up round. Each round also records where the CPU went: the machine's busy share (``/proc/stat``)
+   and the CPU the workers and the receiver used per message, so a round bound by the machine's cores shows as one.
 
 Writes ``bench/results/webhooks.json`` and ``webhooks.md``. Knobs: ``BENCH_WEBHOOK_MESSAGES`` (default 3000 per
 round), and ``bench.py``'s (``BENCH_QUICK``, ``BENCH_DB``, ``BENCH_REDIS_DB``, ``BENCH_SEGMENTS``).
@@ -35,6 +37,44 @@ DELIVER_TASK = "parcel_service.webhooks.deliver"
 ENDPOINTS = 3
 WORKER_THREADS = 8
 TARGETS = {"event_with_webhooks": 0.85, "messages_per_s_one_worker": 300, "two_workers_speedup": 1.7}
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """The machine's (busy, total) CPU time so far, in clock ticks (``/proc/stat``'s first line)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
+def busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time that was busy between two ``machine_jiffies()``."""
+    total = after[1] - before[1]
+    return 100 * (after[0] - before[0]) / total if total else 0.0
+
+
+def pids_named(*names: str) -> list[int]:
+    """Every process whose command name is one of ``names`` (PostgreSQL's backends, Redis)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    pids.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    return pids
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User plus system CPU seconds these processes have used so far (0 for one that is gone)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class WebhookBench(Bench):
@@ -186,15 +226,22 @@ class WebhookBench(Bench):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def delivery_round(self, endpoint_id: str, workers: int, count: int) -> dict[str, Any]:
-        """Queue ``count`` messages, start ``workers`` processes, time until every message is recorded delivered."""
+    def delivery_round(self, endpoint_id: str, workers: int, count: int, receiver: int) -> dict[str, Any]:
+        """Queue ``count`` messages, start ``workers`` processes, time until every message is recorded delivered.
+
+        ``receiver`` is the receiver's pid, whose CPU is accounted beside the workers'.
+        """
         from celery import Celery  # type: ignore[import-untyped]  # the project's dependency; only here
 
         self.sql("DELETE FROM parcel_service_webhookdelivery RETURNING 1")
         ids = self.queue_messages(endpoint_id, count)
         processes = self.start_workers(workers)
         app = Celery(broker=self.config.redis_url)
+        pids = [process.pid for process in processes]
         try:
+            servers = pids_named("postgres", "redis-server")  # PostgreSQL's backends exist before the round starts
+            machine_before, workers_before, receiver_before = machine_jiffies(), cpu_s(pids), cpu_s([receiver])
+            servers_before = cpu_s(servers)
             started = time.monotonic()
             for start in range(0, len(ids), 20):  # as the dispatcher queues them: 20 messages a task
                 app.send_task(DELIVER_TASK, args=[[[message_id, 0] for message_id in ids[start : start + 20]]])
@@ -206,6 +253,8 @@ class WebhookBench(Bench):
                     break
                 time.sleep(0.1)
             elapsed = time.monotonic() - started
+            machine_after, workers_cpu, receiver_cpu = machine_jiffies(), cpu_s(pids), cpu_s([receiver])
+            servers_cpu = cpu_s(servers)
         finally:
             app.close()
             self.stop_processes(processes)
@@ -216,8 +265,17 @@ class WebhookBench(Bench):
             "succeeded": succeeded,
             "seconds": round(elapsed, 2),
             "messages_per_s": round(succeeded / elapsed, 1),
+            "machine_busy_pct": round(busy_pct(machine_before, machine_after), 1),
+            "worker_cpu_ms_per_message": round(1000 * (workers_cpu - workers_before) / max(succeeded, 1), 3),
+            "receiver_cpu_ms_per_message": round(1000 * (receiver_cpu - receiver_before) / max(succeeded, 1), 3),
+            "postgres_redis_cpu_ms_per_message": round(1000 * (servers_cpu - servers_before) / max(succeeded, 1), 3),
         }
-        log(f"  {workers} worker(s): {result['messages_per_s']} messages/s ({succeeded}/{len(ids)} in {elapsed:.1f} s)")
+        log(
+            f"  {workers} worker(s): {result['messages_per_s']} messages/s ({succeeded}/{len(ids)} in {elapsed:.1f} s;"
+            f" machine busy {result['machine_busy_pct']}%, worker CPU {result['worker_cpu_ms_per_message']} ms and"
+            f" receiver CPU {result['receiver_cpu_ms_per_message']} ms, PostgreSQL and Redis"
+            f" {result['postgres_redis_cpu_ms_per_message']} ms per message)"
+        )
         return result
 
     def throughput(self) -> dict[str, Any]:
@@ -228,13 +286,19 @@ class WebhookBench(Bench):
             time.sleep(0.5)
             (endpoint_id,) = self.staff_endpoints(1, f"http://127.0.0.1:{port}/hooks")
             count = env_int("BENCH_WEBHOOK_MESSAGES", 600 if self.config.quick else 3000)
-            rounds = [self.delivery_round(endpoint_id, workers, count) for workers in (1, 2, 1, 2)]
+            # The event part queued a delivery task per event on the broker with no worker running; the first
+            # worker would spend its round on those (their messages are gone: ~12 ms of CPU per task).
+            self.redis().delete("celery")
+            # Not counted: the first round warms PostgreSQL's view of a freshly rewritten table.
+            warm_up = self.delivery_round(endpoint_id, 1, count // 3, receiver.pid)
+            rounds = [self.delivery_round(endpoint_id, workers, count, receiver.pid) for workers in (1, 2, 1, 2)]
         finally:
             receiver.terminate()
             receiver.wait(timeout=10)
         one = statistics.median(r["messages_per_s"] for r in rounds if r["workers"] == 1)
         two = statistics.median(r["messages_per_s"] for r in rounds if r["workers"] == 2)
         return {
+            "warm_up": warm_up,
             "rounds": rounds,
             "one_worker_messages_per_s": round(one, 1),
             "two_workers_messages_per_s": round(two, 1),
@@ -279,13 +343,16 @@ class WebhookBench(Bench):
             "",
             "## Delivery: messages per second to a receiver that answers at once",
             "",
-            "| round | workers | messages | succeeded | seconds | messages/s |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| round | workers | messages | succeeded | seconds | messages/s | machine busy | CPU ms per message:"
+            " workers | receiver | PostgreSQL + Redis |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for index, row in enumerate(delivery["rounds"], start=1):
+        rounds = [("warm-up (not counted)", delivery["warm_up"]), *enumerate(delivery["rounds"], start=1)]
+        for index, row in rounds:
             lines.append(
                 f"| {index} | {row['workers']} | {row['messages']} | {row['succeeded']} | {row['seconds']} | "
-                f"{row['messages_per_s']} |"
+                f"{row['messages_per_s']} | {row['machine_busy_pct']}% | {row['worker_cpu_ms_per_message']} | "
+                f"{row['receiver_cpu_ms_per_message']} | {row['postgres_redis_cpu_ms_per_message']} |"
             )
         lines += [
             "",

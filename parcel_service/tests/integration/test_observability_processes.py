@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from parcel_service.tests.factories import ParcelFactory, UserFactory
@@ -63,6 +64,16 @@ class OtlpReceiver:
         raise AssertionError(f"spans not received in time: {self.spans}")
 
 
+def post_traced(url: str, *, json: dict, headers: dict, timeout: float) -> requests.Response:
+    """POST with this test's ``traceparent``, which the test process's own tracing must not replace.
+
+    Once an in-process test started tracing, urllib3 is instrumented in this process and would inject the
+    client span's context (a new, unsampled trace) over the header: the server then continued that trace.
+    """
+    with suppress_http_instrumentation():
+        return requests.post(url, json=json, headers={**headers, "traceparent": TRACEPARENT}, timeout=timeout)
+
+
 @contextlib.contextmanager
 def otlp_receiver() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
@@ -86,12 +97,7 @@ def test_workers_export_the_spans_of_a_traced_request_with_the_callers_trace_id(
             OTEL_BSP_SCHEDULE_DELAY="100",  # the SDK's own variable: export every 0.1 s, not 5 s
         ) as server,
     ):
-        created = requests.post(
-            f"{server.url}/api/v1/parcels/",
-            json=valid_body(),
-            headers={**bearer(user), "traceparent": TRACEPARENT},
-            timeout=10,
-        )
+        created = post_traced(f"{server.url}/api/v1/parcels/", json=valid_body(), headers=bearer(user), timeout=10)
         assert created.status_code == 201
         # Requests without a traceparent start traces of their own, in whichever worker takes them.
         assert set(burst(f"{server.url}/api/v1/parcels/", 10, headers=bearer(user))) == {200}

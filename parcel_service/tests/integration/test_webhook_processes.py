@@ -182,9 +182,8 @@ def test_200_concurrent_events_on_20_parcels_reach_3_endpoints_each_exactly_as_r
     assert len(versions) == 200  # every event once per endpoint, each with its own version
 
 
-@pytest.mark.isolated
 def test_the_trace_continues_from_the_request_into_the_delivery_task():
-    from parcel_service.tests.integration.test_observability_processes import TRACE_ID, TRACEPARENT, otlp_receiver
+    from parcel_service.tests.integration.test_observability_processes import TRACE_ID, otlp_receiver, post_traced
 
     customer = UserFactory()
     with receiver(always(204)) as rec, redis_server() as (_, port), otlp_receiver() as collector:
@@ -199,11 +198,8 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
             celery_worker(broker, **tracing) as worker,
             gunicorn(workers=1, CELERY_BROKER_URL=broker, REDIS_URL=broker, **tracing) as server,
         ):
-            created = requests.post(
-                f"{server.url}/api/v1/parcels/",
-                json=valid_body(),
-                headers={**bearer(customer), "traceparent": TRACEPARENT},
-                timeout=30,
+            created = post_traced(
+                f"{server.url}/api/v1/parcels/", json=valid_body(), headers=bearer(customer), timeout=30
             )
             assert created.status_code == 201
             (request,) = rec.wait_for(1, timeout=30)
