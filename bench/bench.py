@@ -201,6 +201,26 @@ class OtlpSink:
         self.server.server_close()
 
 
+def write_specs(inputs: dict[str, Any], shipper: str, carrier: str) -> dict[str, dict[str, Any]]:
+    """The write endpoints' wrk specs: create, an event on random in-transit parcels, events on one parcel."""
+    return {
+        "create": {"script": "post.lua", "path": "/api/v1/parcels/", "token": shipper, "body": BODY_CREATE},
+        "add_event": {
+            "script": "post.lua",
+            "path": "/api/v1/parcels/{item}/events/",
+            "token": carrier,
+            "items": inputs["in_transit"],
+            "body": BODY_EVENT,
+        },
+        "add_event_one_parcel": {
+            "script": "post.lua",
+            "path": f"/api/v1/parcels/{inputs['contention']}/events/",
+            "token": carrier,
+            "body": BODY_EVENT,
+        },
+    }
+
+
 def log(message: str) -> None:
     """Progress line on stderr (stdout carries the final table)."""
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
@@ -751,20 +771,7 @@ class Bench:
                 # first would read labels the first rendered. Drawn at random, few repeat.
                 "order": "random",
             },
-            "create": {"script": "post.lua", "path": "/api/v1/parcels/", "token": shipper, "body": BODY_CREATE},
-            "add_event": {
-                "script": "post.lua",
-                "path": "/api/v1/parcels/{item}/events/",
-                "token": carrier,
-                "items": inputs["in_transit"],
-                "body": BODY_EVENT,
-            },
-            "add_event_one_parcel": {
-                "script": "post.lua",
-                "path": f"/api/v1/parcels/{inputs['contention']}/events/",
-                "token": carrier,
-                "body": BODY_EVENT,
-            },
+            **write_specs(inputs, shipper, carrier),
         }
         out: dict[str, Any] = {}
         baselines: list[float] = []

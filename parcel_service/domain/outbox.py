@@ -97,6 +97,16 @@ def outbox_cte(event_type: str, parcel_cte: str, event_cte: str | None = None) -
     )
 
 
+def _owners_heard(event_type: str, owner_ids: set[Any]) -> set[Any]:
+    """Which of these owners' parcels some endpoint receives ``event_type`` messages about (one query)."""
+    # Interpolated are table names from the models only (subscribers_sql); the values are parameters.
+    audience = subscribers_sql("%s::jsonb", "c.owner_id")
+    sql = f"SELECT DISTINCT c.owner_id FROM unnest(%s::bigint[]) AS c(owner_id){audience}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sorted(owner_ids), json.dumps([event_type])])
+        return {row[0] for row in cursor.fetchall()}
+
+
 class Outbox:
     """Writes a change's webhook messages in the current transaction; nudges the workers after it commits.
 
@@ -138,6 +148,13 @@ class Outbox:
 
     @staticmethod
     def _insert_set_wise(event_type: str, changes: Sequence[Change]) -> list[Any]:
+        # Snapshots only for parcels someone hears of: a carrier's batch of 1,000 events spent 18 % of its time
+        # building snapshots and inserting them into a join with no endpoint subscribed. The INSERT below
+        # applies the same rule again, in the statement that writes.
+        heard = _owners_heard(event_type, {parcel.owner_id for parcel, _ in changes})
+        changes = [(parcel, event) for parcel, event in changes if parcel.owner_id in heard]
+        if not changes:
+            return []
         sql = (
             f"INSERT INTO {_tables()['delivery']} ({_DELIVERY_COLUMNS})"  # noqa: S608 - names from the models
             " SELECT gen_random_uuid(), w.id, %s, c.parcel_id, c.snapshot, 'pending', 0,"

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -113,6 +114,20 @@ def test_refused_and_rolled_back_changes_queue_nothing(customer, customer_client
         raise RuntimeError("the caller's transaction fails after the create")
     assert not Parcel.objects.exclude(pk=parcel.pk).exists()
     assert messages() == []
+
+
+def test_a_batch_writes_messages_only_about_parcels_someone_hears_of(customer, other_customer, carrier_client):
+    heard, unheard = ParcelFactory(owner=customer), ParcelFactory(owner=other_customer)
+    batch = [{"tracking_number": p.tracking_number, "status": "in_transit"} for p in (heard, unheard)]
+    with CaptureQueriesContext(connection) as nobody_subscribed:
+        assert carrier_client.post("/api/v1/events/batch/", {"events": batch}, format="json").status_code == 200
+    # Nobody subscribed: no snapshot is built and no message row written.
+    assert not any("INSERT INTO" in q["sql"] and "webhookdelivery" in q["sql"] for q in nobody_subscribed)
+    assert messages() == []
+    mine = WebhookEndpointFactory(owner=customer)
+    batch = [{"tracking_number": p.tracking_number, "status": "out_for_delivery"} for p in (heard, unheard)]
+    assert carrier_client.post("/api/v1/events/batch/", {"events": batch}, format="json").status_code == 200
+    assert [(m.endpoint_id, m.parcel_id) for m in messages()] == [(mine.pk, heard.pk)]
 
 
 def test_an_inactive_user_gets_nothing(customer, customer_client, subscribers):
