@@ -31,27 +31,9 @@ from soak import warm_caches
 
 import bench as bench_module
 from bench import RESULTS, Bench, Config, env_int, log, machine_info, write_specs
-from deploy.loopback import free_port
 
 # make bench's endpoints but the API-key and label rows (commits before them have neither).
 ENDPOINTS = ("health", *(e for e in bench_module.ENDPOINTS if e not in ("detail_api_key", "label_warm", "label_cold")))
-
-
-def start_checkout(bench: Bench, root: Path) -> None:
-    """Another commit's Gunicorn, from its checkout and venv, configured as ``Bench.start_ours`` configures ours."""
-    port = free_port()
-    env = bench.prod_env()
-    metrics_dir = bench.tmp / f"prometheus-{port}"
-    metrics_dir.mkdir()
-    env.update(
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(bench.config.workers),
-        GUNICORN_WORKERS=str(bench.config.workers),
-    )
-    cmd = [str(root / ".venv" / "bin" / "gunicorn"), "core_project.wsgi:application", "--config", "gunicorn.conf.py"]
-    cmd += ["--workers", str(bench.config.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    bench.start_gunicorn("ours", [*cmd, "--timeout", "30"], env, cwd=root, port=port)
 
 
 def specs(bench: Bench) -> dict[str, dict[str, Any]]:
@@ -102,11 +84,8 @@ def main(argv: list[str]) -> int:
     tracing = os.environ.get("BENCH_TRACING", "0") not in ("", "0", "false")
     try:
         new.seed(dataset)
-        if new_root is None:
-            new.start_ours("ours", tracing=tracing)
-        else:
-            start_checkout(new, new_root)
-        start_checkout(old, old_root)
+        new.start_ours("ours", tracing=tracing and new_root is None, root=new_root or bench_module.ROOT)
+        old.start_ours("ours", tracing=False, root=old_root)
         sides = {"old": (old, specs(old)), "new": (new, specs(new))}
         rows: dict[str, Any] = {}
         for endpoint in [e for e in ENDPOINTS if not new.config.only or e in new.config.only]:

@@ -408,8 +408,8 @@ class Bench:
             self.start_ours("untraced", tracing=False)
         self.start_reference()
 
-    def start_ours(self, name: str, *, tracing: bool) -> None:
-        """Start the service's Gunicorn as production runs it."""
+    def start_ours(self, name: str, *, tracing: bool, root: Path = ROOT) -> None:
+        """Start the service's Gunicorn as production runs it (from ``root``: another commit's checkout and venv)."""
         port = free_port()
         env = self.prod_env()
         metrics_dir = self.tmp / f"prometheus-{port}"
@@ -422,8 +422,8 @@ class Bench:
                 OTEL_TRACES_SAMPLER_ARG="0.1",
                 OTEL_EXPORTER_OTLP_TIMEOUT="2",
             )
-        cmd = [str(GUNICORN), "core_project.wsgi:application"]
-        if (ROOT / "gunicorn.conf.py").exists():
+        cmd = [str(root / ".venv" / "bin" / "gunicorn"), "core_project.wsgi:application"]
+        if (root / "gunicorn.conf.py").exists():
             env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
             env["WEB_CONCURRENCY"] = str(self.config.workers)
             env["GUNICORN_WORKERS"] = str(self.config.workers)
@@ -433,7 +433,7 @@ class Bench:
         # without one, Gunicorn's default is the sync worker too.
         cmd += ["--workers", str(self.config.workers), "--bind", f"127.0.0.1:{port}"]
         cmd += ["--log-level", "warning", "--timeout", "30"]
-        self.start_gunicorn(name, cmd, env, cwd=ROOT, port=port)
+        self.start_gunicorn(name, cmd, env, cwd=root, port=port)
 
     def start_reference(self) -> None:
         """Start the reference server (bench/reference): a textbook Django + DRF project, the same workers."""
