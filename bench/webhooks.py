@@ -8,11 +8,14 @@
    for one endpoint on a local receiver that answers at once (``receiver.py``, its own process), then delivered
    by 1 or 2 worker processes (``celery worker --pool threads``, as the image runs it): messages per second from
    the first task queued to the last message recorded as succeeded, rounds alternating 1, 2, 1, 2 workers after
-   an uncounted warm-up round. Each round also records where the CPU went: the machine's busy share (``/proc/stat``)
-   and the CPU the workers and the receiver used per message, so a round bound by the machine's cores shows as one.
+   an uncounted warm-up round. Each round also records where the CPU went: the machine's busy share (``/proc/stat``),
+   the CPU the workers, the receiver and PostgreSQL + Redis used per message (every process's ``/proc/<pid>/stat``,
+   backends that started during the round included), and what no running process accounts for (processes that
+   came and went: a new PostgreSQL connection per task showed there), so a round bound by the cores shows as one.
 
 Writes ``bench/results/webhooks.json`` and ``webhooks.md``. Knobs: ``BENCH_WEBHOOK_MESSAGES`` (default 3000 per
-round), and ``bench.py``'s (``BENCH_QUICK``, ``BENCH_DB``, ``BENCH_REDIS_DB``, ``BENCH_SEGMENTS``).
+round), ``WEBHOOK_WORKER_THREADS`` (threads per worker, default 8 as in the image), and ``bench.py``'s
+(``BENCH_QUICK``, ``BENCH_DB``, ``BENCH_REDIS_DB``, ``BENCH_SEGMENTS``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import BODY_EVENT, PYTHON, ROOT, Bench, Config, env_int, log
 from deploy.loopback import free_port
@@ -35,7 +40,7 @@ from deploy.loopback import free_port
 CELERY = ROOT / ".venv" / "bin" / "celery"
 DELIVER_TASK = "parcel_service.webhooks.deliver"
 ENDPOINTS = 3
-WORKER_THREADS = 8
+WORKER_THREADS = int(os.environ.get("WEBHOOK_WORKER_THREADS", "8"))  # the image's default (docker-entrypoint.sh)
 TARGETS = {"event_with_webhooks": 0.85, "messages_per_s_one_worker": 300, "two_workers_speedup": 1.7}
 
 
@@ -52,29 +57,28 @@ def busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
     return 100 * (after[0] - before[0]) / total if total else 0.0
 
 
-def pids_named(*names: str) -> list[int]:
-    """Every process whose command name is one of ``names`` (PostgreSQL's backends, Redis)."""
-    pids = []
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """Every process's command name and user plus system CPU seconds so far (``/proc/<pid>/stat``)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in names:
-                    pids.append(int(entry.name))
+                comm = (entry / "comm").read_text().strip()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # gone meanwhile
                 continue
-    return pids
+            found[int(entry.name)] = (comm, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
 
 
-def cpu_s(pids: list[int]) -> float:
-    """User plus system CPU seconds these processes have used so far (0 for one that is gone)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return ticks / os.sysconf("SC_CLK_TCK")
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], pids: set[int]) -> float:
+    """CPU seconds ``pids`` used between two ``cpu_by_process()`` readings (a process started meanwhile from 0)."""
+    return sum(cpu - before.get(pid, ("", 0.0))[1] for pid, (_, cpu) in after.items() if pid in pids)
+
+
+def named(reading: dict[int, tuple[str, float]], *names: str) -> set[int]:
+    """The processes of a reading with one of these command names (PostgreSQL's backends, Redis)."""
+    return {pid for pid, (comm, _) in reading.items() if comm in names}
 
 
 class WebhookBench(Bench):
@@ -233,32 +237,41 @@ class WebhookBench(Bench):
         """
         from celery import Celery  # type: ignore[import-untyped]  # the project's dependency; only here
 
-        self.sql("DELETE FROM parcel_service_webhookdelivery RETURNING 1")
+        # One connection polls, on the partial index of pending rows and without parallel workers: a new
+        # connection per poll (and a parallel scan of a table just rewritten) forked 30-50 PostgreSQL processes
+        # a second, whose CPU the round paid for and no process reading accounted.
+        poll = psycopg2.connect(self.config.database_url, connect_timeout=5)
+        poll.autocommit = True
+        with poll.cursor() as cursor:
+            cursor.execute("DELETE FROM parcel_service_webhookdelivery")
+            cursor.execute("VACUUM ANALYZE parcel_service_webhookdelivery")  # no dead rows of the last round
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
         ids = self.queue_messages(endpoint_id, count)
         processes = self.start_workers(workers)
         app = Celery(broker=self.config.redis_url)
-        pids = [process.pid for process in processes]
+        pids = {process.pid for process in processes}
         try:
-            servers = pids_named("postgres", "redis-server")  # PostgreSQL's backends exist before the round starts
-            machine_before, workers_before, receiver_before = machine_jiffies(), cpu_s(pids), cpu_s([receiver])
-            servers_before = cpu_s(servers)
-            started = time.monotonic()
-            for start in range(0, len(ids), 20):  # as the dispatcher queues them: 20 messages a task
-                app.send_task(DELIVER_TASK, args=[[[message_id, 0] for message_id in ids[start : start + 20]]])
-            deadline = started + 600
-            done = 0
-            while time.monotonic() < deadline:
-                done = self.sql("SELECT count(*) FROM parcel_service_webhookdelivery WHERE status <> 'pending'")[0][0]
-                if done >= len(ids):
-                    break
-                time.sleep(0.1)
-            elapsed = time.monotonic() - started
-            machine_after, workers_cpu, receiver_cpu = machine_jiffies(), cpu_s(pids), cpu_s([receiver])
-            servers_cpu = cpu_s(servers)
+            with poll.cursor() as cursor:
+                machine_before, cpu_before = machine_jiffies(), cpu_by_process()
+                started = time.monotonic()
+                for start in range(0, len(ids), 20):  # as the dispatcher queues them: 20 messages a task
+                    app.send_task(DELIVER_TASK, args=[[[message_id, 0] for message_id in ids[start : start + 20]]])
+                deadline = started + 600
+                while time.monotonic() < deadline:
+                    cursor.execute("SELECT count(*) FROM parcel_service_webhookdelivery WHERE status = 'pending'")
+                    if cursor.fetchone()[0] == 0:
+                        break
+                    time.sleep(0.05)
+                elapsed = time.monotonic() - started
+                machine_after, cpu_after = machine_jiffies(), cpu_by_process()
         finally:
+            poll.close()
             app.close()
             self.stop_processes(processes)
         succeeded = self.sql("SELECT count(*) FROM parcel_service_webhookdelivery WHERE status = 'succeeded'")[0][0]
+        per_message = max(succeeded, 1) / 1000  # CPU seconds to milliseconds per message
+        machine_cpu = (machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")
+        accounted = cpu_used(cpu_before, cpu_after, set(cpu_after))
         result = {
             "workers": workers,
             "messages": len(ids),
@@ -266,15 +279,20 @@ class WebhookBench(Bench):
             "seconds": round(elapsed, 2),
             "messages_per_s": round(succeeded / elapsed, 1),
             "machine_busy_pct": round(busy_pct(machine_before, machine_after), 1),
-            "worker_cpu_ms_per_message": round(1000 * (workers_cpu - workers_before) / max(succeeded, 1), 3),
-            "receiver_cpu_ms_per_message": round(1000 * (receiver_cpu - receiver_before) / max(succeeded, 1), 3),
-            "postgres_redis_cpu_ms_per_message": round(1000 * (servers_cpu - servers_before) / max(succeeded, 1), 3),
+            "worker_cpu_ms_per_message": round(cpu_used(cpu_before, cpu_after, pids) / per_message, 3),
+            "receiver_cpu_ms_per_message": round(cpu_used(cpu_before, cpu_after, {receiver}) / per_message, 3),
+            "postgres_redis_cpu_ms_per_message": round(
+                cpu_used(cpu_before, cpu_after, named(cpu_after, "postgres", "redis-server")) / per_message, 3
+            ),
+            # Busy time no running process accounts for: the kernel's interrupts, processes that came and went.
+            "unaccounted_cpu_ms_per_message": round(max(machine_cpu - accounted, 0.0) / per_message, 3),
         }
         log(
             f"  {workers} worker(s): {result['messages_per_s']} messages/s ({succeeded}/{len(ids)} in {elapsed:.1f} s;"
-            f" machine busy {result['machine_busy_pct']}%, worker CPU {result['worker_cpu_ms_per_message']} ms and"
-            f" receiver CPU {result['receiver_cpu_ms_per_message']} ms, PostgreSQL and Redis"
-            f" {result['postgres_redis_cpu_ms_per_message']} ms per message)"
+            f" machine busy {result['machine_busy_pct']}%, CPU per message: workers"
+            f" {result['worker_cpu_ms_per_message']} ms, receiver {result['receiver_cpu_ms_per_message']} ms,"
+            f" PostgreSQL and Redis {result['postgres_redis_cpu_ms_per_message']} ms, unaccounted"
+            f" {result['unaccounted_cpu_ms_per_message']} ms)"
         )
         return result
 
@@ -344,15 +362,16 @@ class WebhookBench(Bench):
             "## Delivery: messages per second to a receiver that answers at once",
             "",
             "| round | workers | messages | succeeded | seconds | messages/s | machine busy | CPU ms per message:"
-            " workers | receiver | PostgreSQL + Redis |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            " workers | receiver | PostgreSQL + Redis | unaccounted |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         rounds = [("warm-up (not counted)", delivery["warm_up"]), *enumerate(delivery["rounds"], start=1)]
         for index, row in rounds:
             lines.append(
                 f"| {index} | {row['workers']} | {row['messages']} | {row['succeeded']} | {row['seconds']} | "
                 f"{row['messages_per_s']} | {row['machine_busy_pct']}% | {row['worker_cpu_ms_per_message']} | "
-                f"{row['receiver_cpu_ms_per_message']} | {row['postgres_redis_cpu_ms_per_message']} |"
+                f"{row['receiver_cpu_ms_per_message']} | {row['postgres_redis_cpu_ms_per_message']} | "
+                f"{row['unaccounted_cpu_ms_per_message']} |"
             )
         lines += [
             "",

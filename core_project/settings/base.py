@@ -382,6 +382,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # No task time limit: the threads pool cannot enforce one. What bounds a task is its client: each attempt is
 # bounded by WEBHOOK_TIMEOUT_S (connect, read, and reading the answer), and a task holds at most 20 messages.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery closes the task thread's database connection before and after every task unless this is set; then only
+# every this many tasks. A new PostgreSQL connection per task (a server process forked, authenticated, its
+# caches warmed) cost a worker delivering to a fast receiver about a third of the machine's CPU (bench/README.md).
+# The worker closes connections as Django does around a request instead: when CONN_MAX_AGE has passed, or after
+# an error left one unusable (parcel_service.webhooks.worker).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_SEND_TASK_EVENTS = False
 WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
 WEBHOOK_DISABLE_AFTER_S = env.int("WEBHOOK_DISABLE_AFTER_S", default=5 * 24 * 3600)

@@ -6,6 +6,8 @@
 - Metrics: with ``WORKER_METRICS_PORT`` set, the worker serves ``/metrics``: its delivery counters and the
   outbox's backlog, read from the database at scrape time.
 - Traces: each worker process sets up tracing as Gunicorn's workers do, after any fork.
+- Database connections: kept between tasks and closed as Django closes them around a request (too old for
+  ``CONN_MAX_AGE``, or unusable after an error), not after every task as Celery would.
 
 Imported by ``core_project.celery`` before Django is set up: nothing Django is imported at module level.
 """
@@ -20,7 +22,13 @@ from typing import Any
 
 from celery import bootsteps  # type: ignore[import-untyped]  # no type information
 from celery.beat import PersistentScheduler  # type: ignore[import-untyped]
-from celery.signals import setup_logging, worker_init, worker_process_init  # type: ignore[import-untyped]
+from celery.signals import (  # type: ignore[import-untyped]
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -138,10 +146,20 @@ def install(app: Any) -> None:
     setup_logging.connect(_keep_django_logging, weak=False)
     worker_init.connect(_on_worker_init, weak=False)
     worker_process_init.connect(_on_process_init, weak=False)
+    # Database connections live as in the web process (CONN_MAX_AGE, health checks), not one per task: see
+    # CELERY_DB_REUSE_MAX in the settings.
+    task_prerun.connect(_close_old_connections, weak=False)
+    task_postrun.connect(_close_old_connections, weak=False)
 
 
 def _keep_django_logging(**_: Any) -> None:
     """Django configured logging from ``LOGGING`` when it was set up."""
+
+
+def _close_old_connections(**_: Any) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def _on_worker_init(**_: Any) -> None:

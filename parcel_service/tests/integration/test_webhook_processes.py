@@ -220,3 +220,49 @@ def test_the_trace_continues_from_the_request_into_the_delivery_task():
     assert "parcel.create" in names  # the request's own span
     assert any(name.startswith("run/") and name.endswith("deliver") for name in names), names  # the worker's task
     assert "POST" in names  # the webhook attempt (urllib3), in the same trace
+
+
+def sessions_started() -> int:
+    """Connections PostgreSQL has accepted to the test database so far (``pg_stat_database.sessions``)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh reading, not this transaction's cached one
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("max_age", ["60", "0"])
+def test_a_worker_keeps_its_database_connections_from_task_to_task_as_conn_max_age_says(max_age):
+    from celery import Celery
+
+    from parcel_service.domain.outbox import DELIVER_TASK
+
+    customer = UserFactory()
+    with receiver(always(204)) as rec, redis_server() as (_, port):
+        broker = f"redis://127.0.0.1:{port}/0"
+        endpoint = WebhookEndpointFactory(owner=customer, url=rec.url)
+        messages = [
+            WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test", snapshot={}) for _ in range(40)
+        ]
+        sessions_before = sessions_started()
+        with celery_worker(broker, CONN_MAX_AGE=max_age):  # 4 threads, beat embedded
+            app = Celery(broker=broker)
+            try:
+                for message in messages:  # one task each
+                    app.send_task(DELIVER_TASK, args=[[[str(message.pk), 0]]])
+            finally:
+                app.close()
+            rec.wait_for(40, timeout=60)
+            wait_until(
+                lambda: not WebhookDelivery.objects.filter(status="pending").exists(), message="the outcomes recorded"
+            )
+        # The worker has stopped: its sessions have ended, and PostgreSQL counted them (statistics are flushed as a
+        # session ends).
+        time.sleep(1)
+        sessions = sessions_started() - sessions_before
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == 40
+    if max_age == "0":  # closed after every task, as Django closes them after every request
+        assert sessions >= 40, sessions
+    else:  # at most one per task thread plus beat's and the start-up checks' (Celery's default: one per task)
+        assert 1 <= sessions <= 8, sessions
