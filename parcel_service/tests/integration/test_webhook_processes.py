@@ -247,7 +247,7 @@ def test_a_worker_keeps_its_database_connections_from_task_to_task_as_conn_max_a
         ]
         sessions_before = sessions_started()
         with celery_worker(broker, CONN_MAX_AGE=max_age):  # 4 threads, beat embedded
-            app = Celery(broker=broker)
+            app = Celery(broker=broker, set_as_current=False)  # the suite's own app stays the current one
             try:
                 for message in messages:  # one task each
                     app.send_task(DELIVER_TASK, args=[[[str(message.pk), 0]]])
