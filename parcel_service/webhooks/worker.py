@@ -156,9 +156,11 @@ def _keep_django_logging(**_: Any) -> None:
     """Django configured logging from ``LOGGING`` when it was set up."""
 
 
-def _close_old_connections(**_: Any) -> None:
+def _close_old_connections(sender: Any = None, **_: Any) -> None:
     from django.db import close_old_connections
 
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # run in the caller's process, maybe inside its transaction: its connection is not ours to close
     close_old_connections()
 
 
