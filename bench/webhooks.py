@@ -246,11 +246,12 @@ class WebhookBench(Bench):
             cursor.execute("DELETE FROM parcel_service_webhookdelivery")
             cursor.execute("VACUUM ANALYZE parcel_service_webhookdelivery")  # no dead rows of the last round
             cursor.execute("SET max_parallel_workers_per_gather = 0")
-        ids = self.queue_messages(endpoint_id, count)
-        processes = self.start_workers(workers)
+        processes: list[subprocess.Popen[bytes]] = []
         app = Celery(broker=self.config.redis_url)
-        pids = {process.pid for process in processes}
         try:
+            ids = self.queue_messages(endpoint_id, count)
+            processes = self.start_workers(workers)
+            pids = {process.pid for process in processes}
             with poll.cursor() as cursor:
                 machine_before, cpu_before = machine_jiffies(), cpu_by_process()
                 started = time.monotonic()
