@@ -234,9 +234,8 @@ def sessions_started() -> int:
 
 @pytest.mark.parametrize("max_age", ["60", "0"])
 def test_a_worker_keeps_its_database_connections_from_task_to_task_as_conn_max_age_says(max_age):
-    from celery import Celery
-
     from parcel_service.domain.outbox import DELIVER_TASK
+    from parcel_service.webhooks.queue import RedisPublisher
 
     customer = UserFactory()
     with receiver(always(204)) as rec, redis_server() as (_, port):
@@ -247,12 +246,10 @@ def test_a_worker_keeps_its_database_connections_from_task_to_task_as_conn_max_a
         ]
         sessions_before = sessions_started()
         with celery_worker(broker, CONN_MAX_AGE=max_age):  # 4 threads, beat embedded
-            app = Celery(broker=broker, set_as_current=False)  # the suite's own app stays the current one
-            try:
-                for message in messages:  # one task each
-                    app.send_task(DELIVER_TASK, args=[[[str(message.pk), 0]]])
-            finally:
-                app.close()
+            publisher = RedisPublisher(broker)  # how a change queues its first attempt, on this test's broker
+            for message in messages:  # one task each
+                publisher.publish(DELIVER_TASK, [[[str(message.pk), 0]]])
+            publisher.client.close()
             rec.wait_for(40, timeout=60)
             wait_until(
                 lambda: not WebhookDelivery.objects.filter(status="pending").exists(), message="the outcomes recorded"
